@@ -1,0 +1,67 @@
+"""Every path the compendium uses, anchored at the repository root.
+
+Papermill runs notebooks from the repository root, nbval and JupyterLab from the notebook's folder;
+opening files only through this module makes both work.
+
+Environment overrides:
+    MRICOMPENDIUM_ROOT: the repository root (default: found from this file's location).
+    MRICOMPENDIUM_DATA: the embedded data folder (default: ``<root>/data/embedded``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def _find_root() -> Path:
+    env = os.environ.get("MRICOMPENDIUM_ROOT")
+    if env:
+        return Path(env).resolve()
+    here = Path(__file__).resolve()
+    for parent in here.parents:
+        if (parent / "dvc.yaml").exists() or (parent / "pyproject.toml").exists():
+            return parent
+    return Path.cwd().resolve()
+
+
+ROOT: Path = _find_root()
+NOTEBOOKS: Path = ROOT / "notebooks"
+REPORTS: Path = ROOT / "reports"
+SCRATCH: Path = ROOT / ".scratch"  # CI-size runs write here, never into reports/
+PARAMS: Path = ROOT / "params.yaml"
+
+
+def data_root() -> Path:
+    """The embedded data folder (``MRICOMPENDIUM_DATA`` overrides it)."""
+    env = os.environ.get("MRICOMPENDIUM_DATA")
+    return Path(env).resolve() if env else ROOT / "data" / "embedded"
+
+
+def resolve(path: str | os.PathLike[str]) -> Path:
+    """Resolve a user path: absolute paths stay, relative ones are taken from the repository root."""
+    p = Path(path).expanduser()
+    return p if p.is_absolute() else ROOT / p
+
+
+def output_root(output_dir: str | os.PathLike[str] | None, nb_id: str) -> Path:
+    """Where a notebook writes its reports.
+
+    Args:
+        output_dir: ``"reports"`` under ``dvc repro``; empty or ``None`` (the CI default) means a
+            scratch folder ``.scratch/<id>`` so that CI-size runs never overwrite the real reports.
+        nb_id: the notebook id.
+    """
+    if not output_dir:
+        return SCRATCH / nb_id
+    return resolve(output_dir)
+
+
+def notebook_path(nb_id: str) -> Path:
+    """The source notebook ``notebooks/<family>/<id>.ipynb`` for a notebook id."""
+    hits = sorted(NOTEBOOKS.glob(f"*/{nb_id}.ipynb"))
+    if not hits:
+        raise FileNotFoundError(f"no notebook with id {nb_id!r} under {NOTEBOOKS}/<family>/")
+    if len(hits) > 1:
+        raise FileExistsError(f"notebook id {nb_id!r} is ambiguous: {[str(h) for h in hits]}")
+    return hits[0]

@@ -1,0 +1,44 @@
+"""Centred, orthonormal 2D Fourier transforms on complex tensors.
+
+Convention (the whole package): images and k-space are complex tensors whose last two dimensions are
+(H, W) = (readout/rows, phase-encode/columns). ``fft2c`` maps an image with its centre at (H//2, W//2)
+to k-space with DC at (H//2, W//2); both are unitary, so ``ifft2c(fft2c(x)) == x`` and the adjoint of
+``fft2c`` is ``ifft2c``.
+"""
+
+from __future__ import annotations
+
+import torch
+
+DIMS = (-2, -1)
+
+
+def fft2c(x: torch.Tensor) -> torch.Tensor:
+    """Centred orthonormal 2D FFT over the last two dimensions of a complex tensor ``(..., H, W)``."""
+    if not torch.is_complex(x):
+        raise TypeError(f"fft2c expects a complex tensor, got {x.dtype}")
+    x = torch.fft.ifftshift(x, dim=DIMS)
+    x = torch.fft.fft2(x, dim=DIMS, norm="ortho")
+    return torch.fft.fftshift(x, dim=DIMS)
+
+
+def ifft2c(k: torch.Tensor) -> torch.Tensor:
+    """Centred orthonormal 2D inverse FFT over the last two dimensions of ``(..., H, W)``."""
+    if not torch.is_complex(k):
+        raise TypeError(f"ifft2c expects a complex tensor, got {k.dtype}")
+    k = torch.fft.ifftshift(k, dim=DIMS)
+    k = torch.fft.ifft2(k, dim=DIMS, norm="ortho")
+    return torch.fft.fftshift(k, dim=DIMS)
+
+
+def complex_to_channels(x: torch.Tensor) -> torch.Tensor:
+    """Complex ``(B, H, W)`` -> real ``(B, 2, H, W)`` (real, imaginary) for convolutional networks."""
+    return torch.stack((x.real, x.imag), dim=1)
+
+
+def channels_to_complex(x: torch.Tensor) -> torch.Tensor:
+    """Real ``(B, 2, H, W)`` -> complex ``(B, H, W)``; inverse of :func:`complex_to_channels`."""
+    b, c, h, w = x.shape
+    if c != 2:
+        raise ValueError(f"expected 2 channels (real, imag), got {c}")
+    return torch.complex(x[:, 0], x[:, 1])
