@@ -65,3 +65,39 @@ def notebook_path(nb_id: str) -> Path:
     if len(hits) > 1:
         raise FileExistsError(f"notebook id {nb_id!r} is ambiguous: {[str(h) for h in hits]}")
     return hits[0]
+
+
+class ReportPaths:
+    """The files one notebook writes, under an output root (``reports/`` or a scratch folder).
+
+    Layout: ``figures/<id>/<name>.png``, ``tables/<id><suffix>.csv``, ``metrics/<id>.json``.
+    """
+
+    def __init__(self, root: Path, nb_id: str) -> None:
+        self.root = Path(root)
+        self.nb_id = nb_id
+
+    @property
+    def figures_dir(self) -> Path:
+        return self.root / "figures" / self.nb_id
+
+    def figure(self, name: str) -> Path:
+        """Path of a figure, e.g. ``figure("ssim_vs_acceleration.png")``."""
+        return self.figures_dir / name
+
+    def table(self, suffix: str = "") -> Path:
+        """``tables/<id>.csv`` (main table) or ``tables/<id>_<suffix>.csv``."""
+        name = f"{self.nb_id}_{suffix}" if suffix else self.nb_id
+        return self.root / "tables" / f"{name}.csv"
+
+    @property
+    def metrics(self) -> Path:
+        return self.root / "metrics" / f"{self.nb_id}.json"
+
+    def __repr__(self) -> str:
+        return f"ReportPaths(root={str(self.root)!r}, nb_id={self.nb_id!r})"
+
+
+def report_paths(output_dir: str | os.PathLike[str] | None, nb_id: str) -> ReportPaths:
+    """The :class:`ReportPaths` a notebook writes to for its ``output_dir`` parameter."""
+    return ReportPaths(output_root(output_dir, nb_id), nb_id)

@@ -1,0 +1,52 @@
+# mricompendium: `make repro` reruns the compendium, `make test` checks it. Both set up first.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+# CPU-only machines: keep BLAS/torch threads at the core count the budgets were measured on.
+export PYTHONHASHSEED := 0
+# DVC stage commands call `python`: make it the project venv.
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+
+.PHONY: setup data repro test unit nbval lab bench lint clean
+
+setup: $(STAMP)
+
+# Idempotent: reinstalls only when pyproject.toml or constraints.txt changed.
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade "pip>=24"
+	$(PY) -m pip install -q -c constraints.txt -e ".[dev]"
+	$(PY) -m ipykernel install --sys-prefix --name mricompendium \
+		--display-name "Python (mricompendium)" >/dev/null
+	touch $@
+
+# The embedded data set (offline, deterministic); checked against data.dvc's pinned hash.
+data: setup
+	$(PY) -m mricompendium.data.build --if-changed
+
+repro: setup
+	$(VENV)/bin/dvc repro
+
+unit: setup
+	$(PY) -m pytest tests
+
+nbval: setup data
+	$(PY) -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider notebooks
+
+test: setup data
+	$(PY) -m pytest tests notebooks --nbval-lax --nbval-current-env
+
+lab: setup data
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+
+bench: setup data
+	$(PY) benchmarks/run.py
+
+lint: setup
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff format --check src tests benchmarks
+
+clean:
+	rm -rf .scratch .pytest_cache
