@@ -35,7 +35,9 @@ def test_birdcage_shape_normalisation_and_sigpy_agreement(num_coils: int) -> Non
     assert maps.shape == (num_coils, 32, 40) and maps.dtype == torch.complex64
     torch.testing.assert_close(rss(maps, dim=0), torch.ones(32, 40), atol=1e-5, rtol=0)
     ref = torch.from_numpy(sigpy.mri.birdcage_maps((num_coils, 32, 40)).astype(np.complex64))
-    corr = (maps * ref.conj()).sum(dim=(-2, -1)).abs() / (maps.norm(dim=(-2, -1)) * ref.norm(dim=(-2, -1)))
+    corr = (maps * ref.conj()).sum(dim=(-2, -1)).abs() / (
+        maps.norm(dim=(-2, -1)) * ref.norm(dim=(-2, -1))
+    )
     assert corr.min() > 0.99
 
 

@@ -5,6 +5,7 @@
   ``python -m mricompendium.data.build`` (``make data``).
 - :func:`load_nifti`, :func:`load_dicom`, :func:`load_fastmri_h5`, :func:`load_calgary_campinas_h5`
   and :func:`check_kspace`: real data, with :class:`DataError` for unusable files.
+- :func:`slices_from_nifti_dir`: a user's own NIfTI volumes in place of the embedded slices.
 - :func:`insert_lesion`, :func:`lesion_contrast`: synthetic focal lesions.
 """
 
@@ -21,6 +22,7 @@ from mricompendium.data.loaders import (
     load_fastmri_h5,
     load_nifti,
 )
+from mricompendium.data.user_data import slices_from_nifti_dir
 
 __all__ = [
     "DataError",
@@ -34,4 +36,5 @@ __all__ = [
     "load_fastmri_h5",
     "load_nifti",
     "load_slices",
+    "slices_from_nifti_dir",
 ]

@@ -234,7 +234,8 @@ def golden_angle_radial(
     Spoke ``i`` has angle ``theta_i = theta_0 + i * 111.25 deg`` (``pi (sqrt 5 - 1) / 2``), with
     ``theta_0 = 0`` or, if ``seed`` is given, uniform in ``[0, 2 pi)``. Readout sample ``j`` lies at
     radius ``(j - num_readout / 2) * 2 pi / num_readout``; points are wrapped into ``[-pi, pi)``
-    (on the integer image grid a frequency of ``pi`` equals ``-pi``).
+    (on the integer image grid a frequency of ``pi`` equals ``-pi``). For an ``N x N`` image,
+    ``num_readout = N`` samples each spoke at the Nyquist spacing and ``2 N`` oversamples it twice.
 
     Returns:
         float32 ``(num_spokes * num_readout, 2)``: rows ``(ky, kx)`` in radians per pixel,
@@ -264,6 +265,8 @@ def radial_acceleration(num_spokes: int, num_readout: int) -> float:
     """Radial undersampling factor: Nyquist needs ``pi / 2 * num_readout`` spokes (full diameters).
 
     Returns ``pi / 2 * num_readout / num_spokes`` (angular Nyquist criterion at the k-space edge).
+    ``num_readout`` stands for the matrix size N of the image: with readout oversampling (for
+    example 256 samples per spoke for a 128 x 128 image) pass the image width instead.
     """
     if num_spokes < 1:
         raise ValueError(f"num_spokes must be >= 1, got {num_spokes}")

@@ -7,9 +7,10 @@ Solves, for each slice independently but in one batched computation,
 with ``A`` any forward operator exposing ``A`` and ``A_adjoint`` (for example
 :class:`~mricompendium.physics.sense.SenseOp` or
 :class:`~mricompendium.physics.nufft.RadialNufftOp`),
-``Psi`` an orthonormal periodic 2D wavelet transform (detail bands only: the coarsest
-approximation band is not penalised) and ``|.|`` the complex modulus. References: Lustig, Donoho
-and Pauly, "Sparse MRI", MRM 2007; Beck and Teboulle, "FISTA", SIAM J. Imaging Sci. 2009.
+``Psi`` an orthonormal periodic 2D wavelet transform (all bands, as in SigPy's
+``L1WaveletRecon``; optionally detail bands only) and ``|.|`` the complex modulus.
+References: Lustig, Donoho and Pauly, "Sparse MRI", MRM 2007; Beck and Teboulle, "FISTA",
+SIAM J. Imaging Sci. 2009.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import math
 from typing import Protocol
 
 import torch
-import torch.nn.functional as F
+import torch.nn.functional as F  # noqa: N812
 
 
 class LinearOperator(Protocol):
@@ -33,9 +34,12 @@ class Wavelet2d:
     """Batched orthonormal 2D discrete wavelet transform with periodic boundaries.
 
     Coefficients are stored in one tensor of the image's shape in the usual pyramid layout: the
-    approximation band of the last level in the top-left ``(H / 2^L, W / 2^L)`` corner. Because
-    the filters are orthonormal and the extension periodic, :meth:`inverse` is both the exact
-    inverse and the adjoint of :meth:`forward`. Only the filter taps come from PyWavelets.
+    approximation band of the last level in the top-left ``(H / 2^L, W / 2^L)`` corner. One level
+    along an axis of length ``n`` is the orthogonal ``(n, n)`` matrix whose first ``n / 2`` rows
+    hold the low-pass filter and the last ``n / 2`` the high-pass filter, shifted by two samples
+    per row and wrapped periodically; a 2D level is ``W_h X W_w^T`` on the current approximation
+    block. Because the matrices are orthogonal, :meth:`inverse` is both the exact inverse and the
+    adjoint of :meth:`forward`. Only the filter taps come from PyWavelets.
 
     Args:
         wavelet: an orthogonal PyWavelets name such as ``"haar"`` or ``"db4"``.
@@ -51,7 +55,8 @@ class Wavelet2d:
         if levels < 1:
             raise ValueError(f"levels must be >= 1, got {levels}")
         self.levels = levels
-        self.filters = torch.tensor([wav.dec_lo, wav.dec_hi], dtype=torch.float64).unsqueeze(1)
+        self.filters = torch.tensor([wav.dec_lo, wav.dec_hi], dtype=torch.float64)
+        self._matrices: dict[tuple[int, torch.dtype, torch.device], torch.Tensor] = {}
 
     def _check(self, x: torch.Tensor) -> None:
         h, w = x.shape[-2:]
@@ -59,57 +64,47 @@ class Wavelet2d:
         if h % step or w % step:
             raise ValueError(f"image ({h}, {w}) must be divisible by 2**levels = {step}")
 
-    def _analysis_last(self, x: torch.Tensor) -> torch.Tensor:
-        """One level along the last dim of real ``(..., L)`` -> ``[low | high]`` ``(..., L)``."""
-        *lead, n = x.shape
-        taps = self.filters.to(dtype=x.dtype, device=x.device)
-        flat = x.reshape(-1, 1, n)
-        reps = -(-(taps.shape[-1] - 1) // n)  # periodic extension, even for n < filter length
-        ext = torch.cat([flat] * (reps + 1), dim=-1)[..., : n + taps.shape[-1] - 1]
-        out = F.conv1d(ext, taps, stride=2)  # (M, 2, n / 2)
-        return out.reshape(*lead, n)
+    def matrix(self, n: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+        """Orthogonal one-level analysis matrix ``(n, n)`` for even ``n`` (cached)."""
+        key = (n, dtype, device)
+        if key not in self._matrices:
+            taps = self.filters.shape[1]
+            half = torch.arange(n // 2)
+            cols = (2 * half[:, None] + torch.arange(taps)[None, :]) % n  # (n/2, taps)
+            mat = torch.zeros(n, n, dtype=torch.float64)
+            for band in range(2):
+                rows = (band * (n // 2) + half)[:, None].expand_as(cols)
+                vals = self.filters[band].expand_as(cols)
+                mat.index_put_((rows.flatten(), cols.flatten()), vals.flatten(), accumulate=True)
+            self._matrices[key] = mat.to(dtype=dtype, device=device)
+        return self._matrices[key]
 
-    def _synthesis_last(self, c: torch.Tensor) -> torch.Tensor:
-        """Adjoint (= inverse) of :meth:`_analysis_last`."""
-        *lead, n = c.shape
-        taps = self.filters.to(dtype=c.dtype, device=c.device)
-        out = F.conv_transpose1d(c.reshape(-1, 2, n // 2), taps, stride=2)[:, 0]
-        pad = (-out.shape[-1]) % n
-        out = F.pad(out, (0, pad)).reshape(out.shape[0], -1, n).sum(dim=1)  # fold periodic wrap
-        return out.reshape(*lead, n)
-
-    def _level(self, x: torch.Tensor, inverse: bool) -> torch.Tensor:
-        if inverse:
-            x = self._synthesis_last(x.transpose(-1, -2)).transpose(-1, -2)
-            return self._synthesis_last(x)
-        x = self._analysis_last(x)
-        return self._analysis_last(x.transpose(-1, -2)).transpose(-1, -2)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Real or complex image ``(..., H, W)`` -> coefficients ``(..., H, W)``."""
+    def _apply(self, x: torch.Tensor, inverse: bool) -> torch.Tensor:
         if torch.is_complex(x):
-            out = self.forward(torch.stack((x.real, x.imag)))
+            out = self._apply(torch.stack((x.real, x.imag)), inverse)
             return torch.complex(out[0], out[1])
         self._check(x)
         out = x.clone()
         h, w = x.shape[-2:]
-        for _ in range(self.levels):
-            out[..., :h, :w] = self._level(out[..., :h, :w], inverse=False)
-            h, w = h // 2, w // 2
+        order = reversed(range(self.levels)) if inverse else range(self.levels)
+        for level in order:
+            hh, ww = h >> level, w >> level
+            mh = self.matrix(hh, x.dtype, x.device)
+            mw = self.matrix(ww, x.dtype, x.device)
+            block = out[..., :hh, :ww]
+            if inverse:
+                out[..., :hh, :ww] = mh.T @ block @ mw
+            else:
+                out[..., :hh, :ww] = mh @ block @ mw.T
         return out
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Real or complex image ``(..., H, W)`` -> coefficients ``(..., H, W)``."""
+        return self._apply(x, inverse=False)
 
     def inverse(self, c: torch.Tensor) -> torch.Tensor:
         """Coefficients ``(..., H, W)`` -> image ``(..., H, W)``; the exact inverse of forward."""
-        if torch.is_complex(c):
-            out = self.inverse(torch.stack((c.real, c.imag)))
-            return torch.complex(out[0], out[1])
-        self._check(c)
-        out = c.clone()
-        h, w = c.shape[-2:]
-        for level in reversed(range(self.levels)):
-            hh, ww = h // 2**level, w // 2**level
-            out[..., :hh, :ww] = self._level(out[..., :hh, :ww], inverse=True)
-        return out
+        return self._apply(c, inverse=True)
 
     def detail_mask(
         self, shape: tuple[int, int], device: torch.device | None = None
@@ -155,6 +150,7 @@ def l1_wavelet_recon(
     levels: int = 3,
     wavelet: str = "db4",
     x0: torch.Tensor | None = None,
+    penalize_approximation: bool = True,
 ) -> torch.Tensor:
     """L1-wavelet compressed-sensing reconstruction with FISTA (batched over slices).
 
@@ -172,6 +168,8 @@ def l1_wavelet_recon(
         levels: wavelet decomposition levels.
         wavelet: orthogonal PyWavelets wavelet name, e.g. ``"db4"`` or ``"haar"``.
         x0: complex initial image ``(B, H, W)``; zeros when ``None``.
+        penalize_approximation: also shrink the coarsest approximation band (the standard
+            ``||Psi x||_1``); ``False`` penalises the detail bands only.
 
     Returns:
         complex image ``(B, H, W)``.
@@ -198,6 +196,8 @@ def l1_wavelet_recon(
         )
     )
     detail = psi.detail_mask((h + ph, w + pw), device=adj.device)
+    if penalize_approximation:
+        detail = torch.ones_like(detail)
     x = torch.zeros_like(back(y)) if x0 is None else F.pad(x0.to(adj.dtype), (0, pw, 0, ph))
     z, t = x, 1.0
     for _ in range(num_iters):

@@ -162,9 +162,8 @@ class RecurrentVarNetBlock(nn.Module):
         """Current k-space ``k`` and measured ``kspace`` (complex ``(B, C, H, W)``), mask, maps and
         recurrent state -> next k-space and state."""
         w, state = self.regulariser(complex_to_channels(sens_reduce(k, maps)), state)
-        k_next = (
-            k - soft_dc(k, kspace, mask, self.alpha) + sens_expand(channels_to_complex(w), maps)
-        )
+        w = channels_to_complex(w.to(k.real.dtype))  # float32 again under autocast
+        k_next = k - soft_dc(k, kspace, mask, self.alpha) + sens_expand(w, maps)
         return k_next, state
 
 

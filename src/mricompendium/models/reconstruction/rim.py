@@ -220,7 +220,7 @@ class RIM(nn.Module):
         x, state, estimates = aty, None, []
         for _ in range(self.time_steps):
             delta, state = self.cell(_grad_input(op, x, aty), state)
-            x = x + channels_to_complex(delta)
+            x = x + channels_to_complex(delta.to(x.real.dtype))
             estimates.append(x)
         return estimates if return_all else estimates[-1]
 
@@ -278,7 +278,8 @@ class InvertibleCoupling(nn.Module):
         w = self.rotation.matrix()
         z = _mix(x, w)
         z1, z2 = z[:, : self.n_left], z[:, self.n_left :]
-        return _mix(torch.cat([z1, z2 + sign * self.f(z1)], dim=1), w.T)
+        out = _mix(torch.cat([z1, z2 + sign * self.f(z1)], dim=1), w.T)
+        return out.to(x.dtype)  # autocast may lower the precision of f and of the mixing
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, channels, H, W)`` -> ``(B, channels, H, W)``."""
@@ -481,7 +482,7 @@ class CIRIM(nn.Module):
             state, steps = None, []
             for _ in range(self.time_steps):
                 delta, state = cell(_grad_input(op, x, aty), state)
-                x = x + channels_to_complex(delta)
+                x = x + channels_to_complex(delta.to(x.real.dtype))
                 steps.append(
                     x if self.dc == "implicit" else self._explicit_dc(x, c, kspace, mask, maps)
                 )

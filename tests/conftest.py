@@ -1,0 +1,5 @@
+"""Unit tests use small tensors: one torch thread is faster than two and immune to CPU contention."""
+
+import torch
+
+torch.set_num_threads(1)
