@@ -18,6 +18,8 @@ $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade "pip>=24"
 	$(PY) -m pip install -q -c constraints.txt -e ".[dev]"
+	# fastmri only for the E2E-VarNet cross-check (its own pins would downgrade the stack)
+	$(PY) -m pip install -q --no-deps fastmri==0.3.0
 	$(PY) -m ipykernel install --sys-prefix --name mricompendium \
 		--display-name "Python (mricompendium)" >/dev/null
 	touch $@

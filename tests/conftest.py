@@ -1,4 +1,4 @@
-"""Unit tests use small tensors: one torch thread is faster than two and immune to CPU contention."""
+"""Unit tests use small tensors: one torch thread is faster and immune to CPU contention."""
 
 import torch
 

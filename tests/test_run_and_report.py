@@ -19,7 +19,7 @@ out.figure("a.png").write_bytes(b"png")
 out.metrics.parent.mkdir(parents=True, exist_ok=True)
 out.metrics.write_text(json.dumps({"id": "toy", "value": value}))
 """
-BAD = GOOD.replace('out.metrics.write_text', 'raise RuntimeError("boom")\nout.metrics.write_text')
+BAD = GOOD.replace("out.metrics.write_text", 'raise RuntimeError("boom")\nout.metrics.write_text')
 
 
 def _project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, body: str) -> Path:
@@ -27,7 +27,11 @@ def _project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, body: str) -> Path
     params = nbformat.v4.new_code_cell('output_dir = ""\nvalue = 1')
     params.metadata["tags"] = ["parameters"]
     nb.cells = [params, nbformat.v4.new_code_cell(body)]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     (tmp_path / "notebooks" / "toys").mkdir(parents=True)
     nbformat.write(nb, tmp_path / "notebooks" / "toys" / "toy.ipynb")
     (tmp_path / "params.yaml").write_text("global:\n  value: 2\ntoy:\n  value: 3\n")
@@ -69,10 +73,19 @@ def test_success_publishes_and_failure_leaves_reports_untouched(tmp_path, monkey
 
 def test_report_lists_every_catalogue_paper(tmp_path):
     (tmp_path / "metrics").mkdir()
-    m = {"id": "reconresnet", "seed_paper": "S38", "family": "reconstruction", "claim": "c",
-         "verdict": "partial", "evidence": "e", "paper": {"metric": "SSIM", "values": {"a": 0.99}},
-         "ours": {"metric": "SSIM", "values": {"a": 0.95}}, "scale": {}, "runtime_s": 12.0,
-         "extra": {"key_figures": ["figures/reconresnet/x.png"]}}
+    m = {
+        "id": "reconresnet",
+        "seed_paper": "S38",
+        "family": "reconstruction",
+        "claim": "c",
+        "verdict": "partial",
+        "evidence": "e",
+        "paper": {"metric": "SSIM", "values": {"a": 0.99}},
+        "ours": {"metric": "SSIM", "values": {"a": 0.95}},
+        "scale": {},
+        "runtime_s": 12.0,
+        "extra": {"key_figures": ["figures/reconresnet/x.png"]},
+    }
     (tmp_path / "metrics" / "reconresnet.json").write_text(json.dumps(m))
     text = report.render(tmp_path)
     catalogue = report.load_catalogue()

@@ -39,7 +39,7 @@ def data_root() -> Path:
 
 
 def resolve(path: str | os.PathLike[str]) -> Path:
-    """Resolve a user path: absolute paths stay, relative ones are taken from the repository root."""
+    """Resolve a user path: absolute paths stay, relative ones start at the repository root."""
     p = Path(path).expanduser()
     return p if p.is_absolute() else ROOT / p
 

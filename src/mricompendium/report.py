@@ -1,9 +1,10 @@
 """Gather ``reports/metrics/*.json`` into ``reports/README.md``, the compendium's front page.
 
-Usage: ``python -m mricompendium.report`` (the last DVC stage). One row per paper of the catalogue
-(``catalogue.yaml``); papers without a notebook yet are marked "not yet". Each notebook's key figures
-(``extra.key_figures`` in its metrics JSON, paths relative to ``reports/``) are embedded below the table,
-and ``reports/benchmarks.json`` (written by ``benchmarks/run.py``) becomes a benchmark table.
+Usage: ``python -m mricompendium.report`` (the last DVC stage). One row per paper of the
+catalogue (``catalogue.yaml``); papers without a notebook yet are marked "not yet". Each notebook's
+key figures (``extra.key_figures`` in its metrics JSON, paths relative to ``reports/``) are
+embedded below the table, and ``reports/benchmarks.json`` (``benchmarks/run.py``) becomes a
+benchmark table.
 """
 
 from __future__ import annotations
@@ -19,8 +20,11 @@ import yaml
 from mricompendium import paths
 from mricompendium.io import atomic_write_text
 
-VERDICT_MARK = {"reproduced": "reproduced", "partial": "partial",
-                "not_reproduced": "**not reproduced**"}
+VERDICT_MARK = {
+    "reproduced": "reproduced",
+    "partial": "partial",
+    "not_reproduced": "**not reproduced**",
+}
 
 
 def load_catalogue() -> list[dict[str, Any]]:
@@ -61,13 +65,28 @@ def _row(paper: dict[str, Any], m: dict[str, Any] | None) -> str:
     if m is None:
         fig = paper.get("paper_figure", "")
         fig = f"{fig} (UNVERIFIED)" if any(c.isdigit() for c in fig) else fig
-        cells = [paper["s"], paper["id"], paper["family"], claim, _cell(fig), "not yet",
-                 "not yet", "-"]
+        cells = [
+            paper["s"],
+            paper["id"],
+            paper["family"],
+            claim,
+            _cell(fig),
+            "not yet",
+            "not yet",
+            "-",
+        ]
     else:
         nb = f"[{paper['id']}](notebooks/{paper['id']}.ipynb)"
-        cells = [paper["s"], nb, paper["family"], claim, _values(m.get("paper")),
-                 _values(m.get("ours")), VERDICT_MARK.get(m["verdict"], m["verdict"]),
-                 f"{m.get('runtime_s', 0):.0f} s"]
+        cells = [
+            paper["s"],
+            nb,
+            paper["family"],
+            claim,
+            _values(m.get("paper")),
+            _values(m.get("ours")),
+            VERDICT_MARK.get(m["verdict"], m["verdict"]),
+            f"{m.get('runtime_s', 0):.0f} s",
+        ]
     return "| " + " | ".join(str(c) for c in cells) + " |"
 
 
@@ -76,21 +95,31 @@ def _benchmarks(reports: Path) -> list[str]:
     if not f.exists():
         return ["No benchmark run recorded yet (`make bench`)."]
     data = json.loads(f.read_text())
-    lines = [f"Measured by `{data.get('command', 'benchmarks/run.py')}` on "
-             f"{data.get('machine', 'unknown machine')}.", "",
-             "| benchmark | value | unit | note |", "|---|---|---|---|"]
+    lines = [
+        f"Measured by `{data.get('command', 'benchmarks/run.py')}` on "
+        f"{data.get('machine', 'unknown machine')}.",
+        "",
+        "| benchmark | value | unit | note |",
+        "|---|---|---|---|",
+    ]
     for r in data.get("rows", []):
         v = r.get("value")
         v = f"{v:.4g}" if isinstance(v, float) else v
-        lines.append(f"| {_cell(r['name'])} | {v} | {r.get('unit', '')} | "
-                     f"{_cell(r.get('note', ''))} |")
+        lines.append(
+            f"| {_cell(r['name'])} | {v} | {r.get('unit', '')} | {_cell(r.get('note', ''))} |"
+        )
     return lines
 
 
 def _details(nb_id: str, m: dict[str, Any]) -> list[str]:
-    out = [f"### {m.get('seed_paper', '')} {nb_id}", "", f"*Claim.* {m['claim']}", "",
-           f"*Verdict:* {VERDICT_MARK.get(m['verdict'], m['verdict'])}. *Evidence:* "
-           f"{m['evidence']}", ""]
+    out = [
+        f"### {m.get('seed_paper', '')} {nb_id}",
+        "",
+        f"*Claim.* {m['claim']}",
+        "",
+        f"*Verdict:* {VERDICT_MARK.get(m['verdict'], m['verdict'])}. *Evidence:* {m['evidence']}",
+        "",
+    ]
     scale = m.get("scale") or {}
     if scale:
         out += ["*Scale:* " + ", ".join(f"{k} {v}" for k, v in scale.items()), ""]
@@ -109,13 +138,17 @@ def render(reports: Path | None = None) -> str:
     catalogue = load_catalogue()
     done = sum(1 for p in catalogue if p["id"] in metrics)
     lines = [
-        "# mricompendium: does the paper's claim hold?", "",
-        "Each row is one paper. *Ours* is measured by its notebook at the `params.yaml` size on the",
-        "embedded data (simulated k-space from real anatomy; see each notebook), and the verdict is",
-        "computed by code from paired statistics over test cases (`mricompendium.claims`).",
+        "# mricompendium: does the paper's claim hold?",
+        "",
+        "Each row is one paper. *Ours* is measured by its notebook at the `params.yaml` size",
+        "on the embedded data (simulated k-space from real anatomy; see each notebook), and the",
+        "verdict is computed by code from paired statistics over test cases",
+        "(`mricompendium.claims`).",
         "Paper figures are printed only where checked against the paper; others say UNVERIFIED.",
-        "Regenerate with `make repro`; this page is written by `python -m mricompendium.report`.", "",
-        f"{done} of {len(catalogue)} papers have a notebook.", "",
+        "Regenerate with `make repro`; this page is written by `python -m mricompendium.report`.",
+        "",
+        f"{done} of {len(catalogue)} papers have a notebook.",
+        "",
         "| S | id | family | claim under test | paper's figure | ours | verdict | runtime |",
         "|---|---|---|---|---|---|---|---|",
     ]

@@ -131,8 +131,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         run_notebook(args.nb_id, overrides=_parse_override(args.set), kernel=args.kernel)
     except Exception as exc:  # one clear line for the pipeline log, reports/ untouched
-        print(f"mricompendium.run {args.nb_id}: FAILED, reports/ left unchanged: {exc}",
-              file=sys.stderr)
+        print(
+            f"mricompendium.run {args.nb_id}: FAILED, reports/ left unchanged: {exc}",
+            file=sys.stderr,
+        )
         return 1
     return 0
 

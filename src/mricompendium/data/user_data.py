@@ -23,6 +23,15 @@ def _head_mask(img: np.ndarray) -> np.ndarray:
     return ndimage.binary_fill_holes(mask)
 
 
+def _resize(x: np.ndarray, size: int) -> np.ndarray:
+    """Anti-aliased downsampling (as the embedded set) or linear upsampling of square slices."""
+    if x.shape[-1] >= size:
+        return resize_stack(x, size)
+    from skimage.transform import resize
+
+    return resize(x, (x.shape[0], size, size), order=1, preserve_range=True).astype(np.float32)
+
+
 def _volume_slices(path: Path, size: int, keep: float) -> tuple[np.ndarray, np.ndarray]:
     data, _ = load_nifti(path, ndim=(3, 4))
     vol = data if data.ndim == 3 else data[..., 0]
@@ -40,8 +49,8 @@ def _volume_slices(path: Path, size: int, keep: float) -> tuple[np.ndarray, np.n
         masks.append(m)
     if not images:
         raise DataError(str(path), "no axial slice with enough signal")
-    imgs = resize_stack(np.stack(images), size)
-    msks = resize_stack(np.stack(masks).astype(np.float32), size) > 0.5
+    imgs = _resize(np.stack(images), size)
+    msks = _resize(np.stack(masks).astype(np.float32), size) > 0.5
     return imgs.astype(np.float32), msks
 
 
@@ -62,12 +71,15 @@ def slices_from_nifti_dir(
     files = sorted([*folder.glob("*.nii"), *folder.glob("*.nii.gz")])
     if len(files) < 3:
         raise DataError(str(folder), f"need at least 3 NIfTI volumes to split, found {len(files)}")
-    n_train = max(1, int(round(fractions[0] * len(files))))
     n_val = max(1, int(round(fractions[1] * len(files))))
-    groups = {"train": files[:n_train], "val": files[n_train:n_train + n_val],
-              "test": files[n_train + n_val:] or files[-1:]}
+    n_train = min(max(1, int(round(fractions[0] * len(files)))), len(files) - n_val - 1)
+    groups = {
+        "train": files[:n_train],
+        "val": files[n_train : n_train + n_val],
+        "test": files[n_train + n_val :],
+    }
     sets = []
-    for name, group in groups.items():
+    for group in groups.values():
         parts = [(_volume_slices(f, size, keep), f.name) for f in group]
         images = np.concatenate([p[0][0] for p in parts])
         masks = np.concatenate([p[0][1] for p in parts])

@@ -1,9 +1,9 @@
 """Centred, orthonormal 2D Fourier transforms on complex tensors.
 
-Convention (the whole package): images and k-space are complex tensors whose last two dimensions are
-(H, W) = (readout/rows, phase-encode/columns). ``fft2c`` maps an image with its centre at (H//2, W//2)
-to k-space with DC at (H//2, W//2); both are unitary, so ``ifft2c(fft2c(x)) == x`` and the adjoint of
-``fft2c`` is ``ifft2c``.
+Convention (the whole package): images and k-space are complex tensors whose last two dimensions
+are (H, W) = (readout/rows, phase-encode/columns). ``fft2c`` maps an image with its centre at
+(H//2, W//2) to k-space with DC at (H//2, W//2); both are unitary, so ``ifft2c(fft2c(x)) == x``
+and the adjoint of ``fft2c`` is ``ifft2c``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ DIMS = (-2, -1)
 
 
 def fft2c(x: torch.Tensor) -> torch.Tensor:
-    """Centred orthonormal 2D FFT over the last two dimensions of a complex tensor ``(..., H, W)``."""
+    """Centred orthonormal 2D FFT over the last two dimensions of a complex ``(..., H, W)``."""
     if not torch.is_complex(x):
         raise TypeError(f"fft2c expects a complex tensor, got {x.dtype}")
     x = torch.fft.ifftshift(x, dim=DIMS)
@@ -32,7 +32,7 @@ def ifft2c(k: torch.Tensor) -> torch.Tensor:
 
 
 def complex_to_channels(x: torch.Tensor) -> torch.Tensor:
-    """Complex ``(B, H, W)`` -> real ``(B, 2, H, W)`` (real, imaginary) for convolutional networks."""
+    """Complex ``(B, H, W)`` -> real ``(B, 2, H, W)`` (real, imaginary) for CNNs."""
     return torch.stack((x.real, x.imag), dim=1)
 
 

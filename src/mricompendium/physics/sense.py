@@ -1,8 +1,8 @@
 """SENSE multi-coil forward model and its adjoint.
 
-``A x = M F (S x)`` and ``A^H y = sum_c conj(S_c) F^H (M y_c)``, with ``F`` the centred orthonormal
-FFT, ``S`` the coil sensitivities and ``M`` a binary sampling mask. Single-coil data are the case C = 1
-with ``S = 1``.
+``A x = M F (S x)`` and ``A^H y = sum_c conj(S_c) F^H (M y_c)``, with ``F`` the centred
+orthonormal FFT, ``S`` the coil sensitivities and ``M`` a binary sampling mask. Single-coil data
+are the case C = 1 with ``S = 1``.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ def sens_expand(x: torch.Tensor, maps: torch.Tensor) -> torch.Tensor:
 
 
 def sens_reduce(k: torch.Tensor, maps: torch.Tensor) -> torch.Tensor:
-    """Coil k-space ``(B, C, H, W)`` -> coil-combined image ``(B, H, W)``; adjoint of sens_expand."""
+    """Coil k-space ``(B, C, H, W)`` -> combined image ``(B, H, W)``; adjoint of sens_expand."""
     return (ifft2c(k) * maps.conj()).sum(dim=1)
 
 
@@ -26,7 +26,8 @@ class SenseOp:
     """Masked multi-coil Cartesian operator with ``A`` and ``A_adjoint``.
 
     Args:
-        maps: complex coil sensitivities ``(B, C, H, W)`` (``(C, H, W)`` is broadcast over the batch).
+        maps: complex coil sensitivities ``(B, C, H, W)`` (``(C, H, W)`` is broadcast over
+            the batch).
         mask: sampling mask broadcastable to ``(B, C, H, W)``, e.g. ``(B, 1, 1, W)`` for 1D
             Cartesian or ``(B, 1, H, W)`` for 2D; 1 where sampled.
     """

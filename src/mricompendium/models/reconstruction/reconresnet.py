@@ -1,20 +1,22 @@
 """ReconResNet: a regularised residual network with data-consistency steps.
 
-Chatterjee, Breitkopf, Sarasaen, Yassin, Rose, Nürnberger, Speck, "ReconResNet: Regularised Residual
-Learning for MR Image Reconstruction of Undersampled Cartesian and Radial Data", Computers in Biology
-and Medicine 2022 (arXiv:2103.09203); official code: github.com/soumickmj/NCC1701.
+Chatterjee, Breitkopf, Sarasaen, Yassin, Rose, Nürnberger, Speck, "ReconResNet: Regularised
+Residual Learning for MR Image Reconstruction of Undersampled Cartesian and Radial Data",
+Computers in Biology and Medicine 2022 (arXiv:2103.09203); official code: soumickmj/NCC1701.
 
 The backbone follows the paper's modified ResNet: a 7x7 reflection-padded input convolution, two
-strided down-sampling convolutions, residual blocks regularised with dropout, two transposed-convolution
-up-sampling steps and a 7x7 output convolution. The network removes artefacts from the (complex,
-two-channel) undersampled image; a data-consistency step then fuses its output with the measured
-k-space. Here both are unrolled for ``num_iterations`` steps with shared weights, and the data-consistency
-step works for any linear operator with ``A`` / ``A_adjoint`` (Cartesian or radial NUFFT):
+strided down-sampling convolutions, residual blocks regularised with dropout, two
+transposed-convolution up-sampling steps and a 7x7 output convolution. The network removes
+artefacts from the (complex, two-channel) undersampled image; a data-consistency step then fuses
+its output with the measured k-space. Here both are unrolled for ``num_iterations`` steps with
+shared weights, and the data-consistency step works for any linear operator with ``A`` /
+``A_adjoint`` (Cartesian or radial NUFFT):
 
     x <- x - lam * W(A^H (A x - y)),
 
-where ``W`` is the operator's density-compensated adjoint when it has one (``gridding_recon``), so that for
-single-coil Cartesian sampling and ``lam = 1`` the step replaces the sampled k-space exactly.
+where ``W`` is the operator's density-compensated adjoint when it has one (``gridding_recon``), so
+that for single-coil Cartesian sampling and ``lam = 1`` the step replaces the sampled k-space
+exactly.
 
 Paper configuration (full scale): 64 initial filters, 14 residual blocks, dropout 0.5, trained on
 256x256 IXI T1 slices. Defaults here are small for CPU training on 64x64-128x128 slices.
@@ -22,20 +24,11 @@ Paper configuration (full scale): 64 initial filters, 14 residual blocks, dropou
 
 from __future__ import annotations
 
-from typing import Protocol
-
 import torch
 from torch import nn
 
+from mricompendium.models.reconstruction.cs import LinearOperator
 from mricompendium.physics.fft import channels_to_complex, complex_to_channels
-
-
-class LinearOperator(Protocol):
-    """Anything with a forward model ``A`` and its adjoint ``A_adjoint`` (SenseOp, RadialNufftOp)."""
-
-    def A(self, x: torch.Tensor) -> torch.Tensor: ...
-
-    def A_adjoint(self, y: torch.Tensor) -> torch.Tensor: ...
 
 
 def _back_project(op: LinearOperator, y: torch.Tensor) -> torch.Tensor:

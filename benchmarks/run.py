@@ -1,0 +1,234 @@
+"""The compendium's benchmark table: prints it and writes ``reports/benchmarks.json``.
+
+Measures (wall time on this machine; run on a quiet machine):
+- each notebook at its CI defaults (``parameters`` cell) and at its ``params.yaml`` size,
+- a no-op ``dvc repro``,
+- SENSE forward+adjoint and radial NUFFT forward+adjoint against SigPy's linops on the same data,
+- our L1-wavelet CS against ``sigpy.mri.app.L1WaveletRecon`` (SSIM and time, same slices),
+- our E2E-VarNet forward time against ``fastmri.models.VarNet`` (same weights and input).
+
+Usage: ``python benchmarks/run.py [--skip-notebooks] [--skip-params-size] [--ids a,b]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from mricompendium import metrics, paths, run  # noqa: E402
+from mricompendium.data import load_slices  # noqa: E402
+from mricompendium.io import atomic_write_json  # noqa: E402
+from mricompendium.models.reconstruction.cs import l1_wavelet_recon  # noqa: E402
+from mricompendium.physics import (  # noqa: E402
+    RadialNufftOp,
+    SenseOp,
+    birdcage_maps,
+    golden_angle_radial,
+    poisson_disc_mask_2d,
+)
+
+
+def _median(fn, repeats: int = 5) -> float:
+    fn()
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def _row(name: str, value: float, unit: str, note: str = "") -> dict:
+    print(f"{name:60s} {value:10.4g} {unit:8s} {note}", flush=True)
+    return {"name": name, "value": float(value), "unit": unit, "note": note}
+
+
+def notebook_rows(ids: list[str], params_size: bool) -> list[dict]:
+    rows = []
+    for nb_id in ids:
+        nb = paths.notebook_path(nb_id)
+        with tempfile.TemporaryDirectory() as tmp:
+            t = time.perf_counter()
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "jupyter",
+                    "nbconvert",
+                    "--to",
+                    "notebook",
+                    "--execute",
+                    "--output",
+                    str(Path(tmp) / "ci.ipynb"),
+                    str(nb),
+                ],
+                check=True,
+                capture_output=True,
+                cwd=nb.parent,
+            )
+            rows.append(
+                _row(
+                    f"notebook {nb_id}: CI defaults (nbconvert, kernel start incl.)",
+                    time.perf_counter() - t,
+                    "s",
+                    "budget 60 s",
+                )
+            )
+            if params_size:
+                t = time.perf_counter()
+                run.run_notebook(nb_id, reports=Path(tmp) / "reports")
+                rows.append(
+                    _row(
+                        f"notebook {nb_id}: params.yaml size (papermill)",
+                        time.perf_counter() - t,
+                        "s",
+                        "budget a few minutes",
+                    )
+                )
+    return rows
+
+
+def dvc_noop_row() -> dict:
+    env = {**os.environ, "PATH": f"{ROOT / '.venv' / 'bin'}:{os.environ['PATH']}"}
+    t = time.perf_counter()
+    out = subprocess.run(["dvc", "repro"], cwd=ROOT, env=env, capture_output=True, text=True)
+    dt = time.perf_counter() - t
+    ran = "Running stage" in out.stdout
+    return _row("no-op dvc repro", dt, "s", "ERROR: a stage ran" if ran else "budget 5 s")
+
+
+def operator_rows() -> list[dict]:
+    import sigpy
+    import sigpy.mri
+
+    rows = []
+    b, c, n = 8, 8, 128
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(b, n, n, dtype=torch.complex64, generator=g)
+    maps = birdcage_maps(c, (n, n))
+    mask = poisson_disc_mask_2d((n, n), acceleration=4, seed=0)
+    op = SenseOp(maps, mask)
+    ours = _median(lambda: op.A_adjoint(op.A(x)))
+    xs, ms = x.numpy(), maps.numpy()
+    sp = sigpy.mri.linop.Sense(ms, weights=mask[0, 0].numpy())
+    theirs = _median(lambda: [sp.H(sp(xi)) for xi in xs])
+    rows.append(_row(f"SENSE A^H A, {b}x{c} coils {n}^2: ours", ours, "s"))
+    rows.append(_row("SENSE A^H A: SigPy / ours", theirs / ours, "ratio", f"SigPy {theirs:.3f} s"))
+
+    traj = golden_angle_radial(64, 2 * n, seed=0)
+    rop = RadialNufftOp(traj, (n, n), maps=maps)
+    ours = _median(lambda: rop.A_adjoint(rop.A(x)))
+    coord = traj.numpy() * n / (2 * np.pi)  # radians/pixel -> cycles per FOV (SigPy units)
+    nu = sigpy.linop.NUFFT((c, n, n), coord)
+    s_op = nu * sigpy.linop.Multiply((n, n), ms)
+    theirs = _median(lambda: [s_op.H(s_op(xi)) for xi in xs])
+    rows.append(_row(f"radial NUFFT A^H A, {b}x{c} coils {n}^2, 64 spokes: ours", ours, "s"))
+    rows.append(
+        _row("radial NUFFT A^H A: SigPy / ours", theirs / ours, "ratio", f"SigPy {theirs:.3f} s")
+    )
+    return rows
+
+
+def cs_rows(n_slices: int = 4, lam: float = 0.01, iters: int = 50) -> list[dict]:
+    import sigpy.mri.app
+
+    s = load_slices("real", size=128)
+    target = torch.as_tensor(s.images[:n_slices]).to(torch.complex64)
+    maps = birdcage_maps(8, (128, 128))
+    mask = poisson_disc_mask_2d((128, 128), acceleration=6, seed=1)
+    op = SenseOp(maps, mask)
+    g = torch.Generator().manual_seed(0)
+    y = op.A(target)
+    y = y + 0.02 * mask * torch.randn(y.shape, dtype=torch.complex64, generator=g)
+    t = time.perf_counter()
+    ours = l1_wavelet_recon(y, op, lam=lam, num_iters=iters).abs().numpy()
+    t_ours = time.perf_counter() - t
+    t = time.perf_counter()
+    theirs = np.stack(
+        [
+            np.abs(
+                sigpy.mri.app.L1WaveletRecon(
+                    yi.numpy(), maps.numpy(), lamda=lam, max_iter=iters, show_pbar=False
+                ).run()
+            )
+            for yi in y
+        ]
+    )
+    t_theirs = time.perf_counter() - t
+    ref = s.images[:n_slices]
+    ssim = lambda p: float(metrics.evaluate(p, ref, protocol="slice_normalised")["ssim"].mean())  # noqa: E731
+    note = f"{n_slices} real slices 128^2, 8 coils, Poisson 6x, lam {lam}, {iters} it"
+    return [
+        _row("CS L1-wavelet SSIM: ours", ssim(ours), "SSIM", note),
+        _row("CS L1-wavelet SSIM: SigPy L1WaveletRecon", ssim(theirs), "SSIM", note),
+        _row("CS L1-wavelet time: ours", t_ours, "s", note),
+        _row("CS L1-wavelet time: SigPy", t_theirs, "s", note),
+    ]
+
+
+def varnet_rows() -> list[dict]:
+    from varnet_vs_fastmri import benchmark
+
+    r = benchmark(coils=8, size=128, cascades=3, repeats=5, threads=torch.get_num_threads())
+    note = (
+        f"8 coils 128^2, 3 cascades, params ours {r['params_ours']} = fastMRI {r['params_fastmri']}"
+    )
+    return [
+        _row("E2E-VarNet forward: ours / fastmri", r["forward_ratio"], "ratio", note),
+        _row(
+            "E2E-VarNet forward+backward: ours / fastmri",
+            r["forward_backward_ratio"],
+            "ratio",
+            note,
+        ),
+    ]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--skip-notebooks", action="store_true")
+    parser.add_argument("--skip-params-size", action="store_true")
+    parser.add_argument("--ids", default="", help="comma-separated notebook ids (default: all)")
+    args = parser.parse_args()
+    torch.manual_seed(0)
+    ids = [i for i in args.ids.split(",") if i] or sorted(
+        p.stem for p in paths.NOTEBOOKS.glob("*/*.ipynb")
+    )
+    rows = []
+    if not args.skip_notebooks:
+        rows += notebook_rows(ids, params_size=not args.skip_params_size)
+    rows.append(dvc_noop_row())
+    rows += operator_rows() + cs_rows() + varnet_rows()
+    out = paths.REPORTS / "benchmarks.json"
+    old = json.loads(out.read_text()) if out.exists() else {}
+    if args.skip_notebooks:  # keep the notebook rows of the last full run
+        rows = [r for r in old.get("rows", []) if r["name"].startswith("notebook")] + rows
+    atomic_write_json(
+        out,
+        {
+            "command": "python benchmarks/run.py " + " ".join(sys.argv[1:]),
+            "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+            f"torch {torch.__version__} ({torch.get_num_threads()} threads)",
+            "rows": rows,
+        },
+    )
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
