@@ -28,7 +28,7 @@ $(STAMP): pyproject.toml constraints.txt
 data: setup
 	$(PY) -m mricompendium.data.build --if-changed
 
-repro: setup
+repro: setup data
 	$(VENV)/bin/dvc repro
 
 unit: setup

@@ -65,3 +65,14 @@ def test_channels_round_trip() -> None:
     torch.testing.assert_close(channels_to_complex(ch), x)
     with pytest.raises(ValueError):
         channels_to_complex(torch.zeros(1, 3, 4, 4))
+
+
+@pytest.mark.parametrize("shape", [(4, 6), (2, 4), (8, 8), (6, 10), (5, 6), (7, 7)])
+def test_centred_fft_equals_shift_definition(shape):
+    """The even-size checkerboard shortcut equals fftshift(F(ifftshift(x))) for every size."""
+    g = torch.Generator().manual_seed(3)
+    z = torch.randn(2, *shape, dtype=torch.complex128, generator=g)
+    dims = (-2, -1)
+    for ours, f in ((fft2c, torch.fft.fft2), (ifft2c, torch.fft.ifft2)):
+        ref = torch.fft.fftshift(f(torch.fft.ifftshift(z, dim=dims), norm="ortho"), dim=dims)
+        torch.testing.assert_close(ours(z), ref, rtol=0, atol=1e-12)
