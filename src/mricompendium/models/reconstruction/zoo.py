@@ -105,7 +105,7 @@ _CIRIM = (
 _VARNET_PAPER = {"num_cascades": 12, "sens_chans": 8, "sens_pools": 4, "chans": 18, "pools": 4}
 _VARNET_SMALL = {"num_cascades": 4, "sens_chans": 4, "sens_pools": 2, "chans": 8, "pools": 2}
 _CIRIM_PAPER = {"num_cascades": 8, "time_steps": 8, "hidden": 64, "num_layers": 3}
-_CIRIM_SMALL = {"num_cascades": 2, "time_steps": 3, "hidden": 12, "num_layers": 2}
+_CIRIM_SMALL = {"num_cascades": 2, "time_steps": 4, "hidden": 16, "num_layers": 2}
 
 MODELS: dict[str, ModelSpec] = {
     s.name: s
@@ -155,7 +155,7 @@ MODELS: dict[str, ModelSpec] = {
         ModelSpec(
             "LPD-Net",
             LPDNet,
-            small={"num_iter": 4, "n_primal": 3, "n_dual": 3, "hidden": 12, "depth": 3},
+            small={"num_iter": 3, "n_primal": 3, "n_dual": 3, "hidden": 12, "depth": 3},
             paper={"num_iter": 10, "n_primal": 5, "n_dual": 5, "hidden": 32, "depth": 3},
             citation="Adler & Oktem, Learned Primal-Dual Reconstruction, IEEE TMI 2018",
         ),
