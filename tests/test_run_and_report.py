@@ -110,3 +110,22 @@ def test_output_root_defaults_to_scratch():
     assert paths.output_root("reports", "x") == paths.ROOT / "reports"
     out = paths.report_paths("reports", "x")
     assert out.table("curve").name == "x_curve.csv" and out.metrics.name == "x.json"
+
+
+def test_front_table_pivots_methods_by_setting(tmp_path):
+    (tmp_path / "tables").mkdir()
+    (tmp_path / "tables" / "t.csv").write_text(
+        "setting,seen_in_training,method,v_mean,v_sd\n"
+        "a@4,True,M1,0.5,0.01\na@4,True,M2,0.6,0.02\nb@6,False,M1,0.4,0.03\n"
+    )
+    spec = {
+        "title": "T",
+        "csv": "tables/t.csv",
+        "cost": "tables/none.csv",
+        "value": "v",
+        "protocol": "p",
+    }
+    lines = report._front_table(tmp_path, spec)
+    assert "| method | a@4 | b@6* | parameters | ms / slice |" in lines
+    assert "| M1 | 0.500 +- 0.010 | 0.400 +- 0.030 | - | - |" in lines
+    assert "| M2 | 0.600 +- 0.020 | - | - | - |" in lines

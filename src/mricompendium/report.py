@@ -131,6 +131,59 @@ def _details(nb_id: str, m: dict[str, Any]) -> list[str]:
     return out
 
 
+# Cross-model tables shown on the front page: one row per method, one column per setting.
+FRONT_TABLES = {
+    "cirim": {
+        "title": "Reconstruction benchmark (S02 notebook): every model, same data, masks, protocol",
+        "csv": "tables/cirim.csv",
+        "cost": "tables/cirim_cost.csv",
+        "value": "ssim_brain",
+        "protocol": "SSIM inside the brain mask, per slice (slice-normalised, uniform 7x7 window), "
+        "mean +- sd over the test slices; 8 simulated coils, 64x64, equal training steps; "
+        "settings marked * were not seen in training",
+    },
+}
+
+
+def _front_table(reports: Path, spec: dict[str, str]) -> list[str]:
+    import pandas as pd
+
+    f = reports / spec["csv"]
+    if not f.exists():
+        return []
+    df = pd.read_csv(f)
+    v = spec["value"]
+    settings = list(dict.fromkeys(df["setting"]))
+    seen = dict(zip(df["setting"], df["seen_in_training"], strict=False))
+    heads = [f"{s}{'' if seen.get(s, True) else '*'}" for s in settings]
+    cost = {}
+    if (reports / spec["cost"]).exists():
+        c = pd.read_csv(reports / spec["cost"])
+        cost = {r.method: (int(r.parameters), float(r.ms_per_slice)) for r in c.itertuples()}
+    lines = [
+        f"### {spec['title']}",
+        "",
+        f"*Protocol:* {spec['protocol']}.",
+        "",
+        "| method | " + " | ".join(heads) + " | parameters | ms / slice |",
+        "|---|" + "---|" * (len(heads) + 2),
+    ]
+    for method in dict.fromkeys(df["method"]):
+        rows = df[df["method"] == method].set_index("setting")
+        cells = [
+            f"{rows.at[s, v + '_mean']:.3f} +- {rows.at[s, v + '_sd']:.3f}"
+            if s in rows.index
+            else "-"
+            for s in settings
+        ]
+        p, ms = cost.get(method, ("-", None))
+        lines.append(
+            f"| {method} | " + " | ".join(cells) + f" | {p} | "
+            f"{'-' if ms is None else f'{ms:.1f}'} |"
+        )
+    return lines + [""]
+
+
 def render(reports: Path | None = None) -> str:
     """The front page's Markdown."""
     reports = reports or paths.REPORTS
@@ -153,7 +206,11 @@ def render(reports: Path | None = None) -> str:
         "|---|---|---|---|---|---|---|---|",
     ]
     lines += [_row(p, metrics.get(p["id"])) for p in catalogue]
-    lines += ["", "## Results in detail", ""]
+    lines += [""]
+    for nb_id, spec in FRONT_TABLES.items():
+        if nb_id in metrics:
+            lines += _front_table(reports, spec)
+    lines += ["## Results in detail", ""]
     for nb_id, m in metrics.items():
         lines += _details(nb_id, m)
     lines += ["## Benchmarks", ""] + _benchmarks(reports) + [""]
