@@ -152,6 +152,38 @@ def _radius_map(shape: tuple[int, int], calib: tuple[int, int]) -> torch.Tensor:
     return torch.sqrt(axes[0][:, None] ** 2 + axes[1][None, :] ** 2)
 
 
+def _sigpy_poisson(
+    shape: tuple[int, int], accel: float, calib: tuple[int, int], seed: int, tol: float
+) -> np.ndarray:
+    """``sigpy.mri.poisson``'s slope bisection, with its Poisson-disc kernel, but bounded.
+
+    SigPy's own loop (``while slope_min < slope_max``) never ends when the two ends become
+    neighbouring floats without meeting the tolerance, which happens for rare seeds. The same
+    bisection, capped at 60 halvings, gives the same masks wherever SigPy's converges and raises
+    ``ValueError`` where it would hang.
+    """
+    from sigpy.mri.samp import _poisson
+
+    ny, nx = shape
+    y, x = np.mgrid[:ny, :nx]
+    x = np.maximum(abs(x - nx / 2) - calib[-1] / 2, 0)
+    x /= x.max()
+    y = np.maximum(abs(y - ny / 2) - calib[-2] / 2, 0)
+    y /= y.max()
+    r = np.sqrt(x**2 + y**2)
+    lo, hi = 0.0, float(max(nx, ny))
+    for _ in range(60):
+        slope = (lo + hi) / 2
+        radius_x = np.clip((1 + r * slope) * nx / max(nx, ny), 1, None)
+        radius_y = np.clip((1 + r * slope) * ny / max(nx, ny), 1, None)
+        mask = _poisson(nx, ny, 30, radius_x, radius_y, calib, seed) * (r < 1)
+        actual = nx * ny / np.sum(mask)
+        if abs(actual - accel) < tol:
+            return mask.reshape(shape)
+        lo, hi = (slope, hi) if actual < accel else (lo, slope)
+    raise ValueError(f"cannot generate a Poisson-disc mask for acceleration {accel}")
+
+
 def poisson_disc_mask_2d(
     shape: tuple[int, int],
     *,
@@ -161,15 +193,14 @@ def poisson_disc_mask_2d(
 ) -> torch.Tensor:
     """Variable-density Poisson-disc 2D mask with a fully sampled calibration box.
 
-    Backend: ``sigpy.mri.poisson`` (Bridson's algorithm, density ``1 / (1 + s r)``), asked for a
+    Backend: SigPy's Poisson-disc kernel (Bridson's algorithm, density ``1 / (1 + s r)``) in a
+    bounded copy of ``sigpy.mri.poisson``'s slope search (:func:`_sigpy_poisson`), asked for a
     slightly denser pattern; random non-calibration samples are then removed (which keeps the
     minimum-distance property) so that exactly ``round(H * W / acceleration)`` points are sampled.
 
     Returns:
         float32 mask ``(1, 1, H, W)``.
     """
-    import sigpy.mri
-
     total = _check_2d(shape, acceleration, calib)
     seed = 0 if seed is None else int(seed)
     gen = torch.Generator().manual_seed(seed)
@@ -178,8 +209,8 @@ def poisson_disc_mask_2d(
     sampled = None
     for request in (0.96, 0.93, 0.9):  # sigpy's bisection occasionally misses its tolerance
         try:
-            arr = sigpy.mri.poisson(
-                shape, acceleration * request, calib=calib, seed=seed, tol=0.02 * acceleration
+            arr = _sigpy_poisson(
+                shape, acceleration * request, tuple(calib), seed, tol=0.02 * acceleration
             )
         except ValueError:
             continue
