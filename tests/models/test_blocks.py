@@ -18,16 +18,6 @@ from mricompendium.models.reconstruction.blocks import (
 from mricompendium.physics.fft import fft2c
 
 
-@pytest.fixture(autouse=True)
-def _seed_and_one_thread():
-    """Seed, and one intra-op thread: small convolutions slow down badly on shared cores."""
-    torch.manual_seed(0)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.mark.parametrize(("h", "w"), [(32, 32), (33, 47), (16, 20)])
 @pytest.mark.parametrize("num_pools", [1, 3])
 def test_unet_keeps_spatial_shape(h: int, w: int, num_pools: int) -> None:

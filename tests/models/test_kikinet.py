@@ -2,58 +2,10 @@ from __future__ import annotations
 
 import pytest
 import torch
+from recon_testdata import make_data, overfit_ratio
 
+from mricompendium.models.reconstruction.kikinet import KIKINet
 from mricompendium.physics.fft import fft2c
-from mricompendium.physics.sense import sens_expand
-
-
-@pytest.fixture(autouse=True)
-def _seed_and_one_thread():
-    """Seed, and one intra-op thread: small convolutions slow down badly on shared cores."""
-    torch.manual_seed(0)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def make_data(b: int, c: int, h: int, w: int):
-    """Smooth complex images, unit-RSS coil maps (ones for c=1), a 1D mask with a 4-line ACS."""
-    g = torch.Generator().manual_seed(1)
-    yy, xx = torch.meshgrid(torch.linspace(-1, 1, h), torch.linspace(-1, 1, w), indexing="ij")
-    x = (
-        torch.exp(-(xx**2 + yy**2) * 3)
-        * (1 + xx * yy)
-        * torch.exp(1j * torch.rand(b, 1, 1, generator=g))
-    )
-    x = (x + 0.1 * torch.randn(b, h, w, dtype=torch.complex64, generator=g)).to(torch.complex64)
-    if c == 1:
-        maps = torch.ones(b, 1, h, w, dtype=torch.complex64)
-    else:
-        ang = (torch.arange(c) * 2 * torch.pi / c)[:, None, None]
-        mag = torch.exp(-((xx - ang.cos()) ** 2 + (yy - ang.sin()) ** 2))
-        maps = (mag * torch.exp(1j * ang * (xx + 1))).expand(b, c, h, w)
-        maps = (maps / maps.abs().square().sum(1, keepdim=True).sqrt()).to(torch.complex64)
-    mask = torch.zeros(1, 1, 1, w)
-    mask[..., ::3] = 1
-    mask[..., w // 2 - 2 : w // 2 + 2] = 1
-    return mask * sens_expand(x, maps), mask, maps, x
-
-
-def overfit_ratio(net: torch.nn.Module, k, mask, maps, x, *, steps: int = 30, lr: float = 3e-3):
-    """Last over first loss of ``steps`` Adam steps on one batch (magnitude MSE)."""
-    opt = torch.optim.Adam(net.parameters(), lr=lr)
-    losses = []
-    for _ in range(steps):
-        loss = (net(k, mask, maps).abs() - x.abs()).square().mean()
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
-    return losses[-1] / losses[0]
-
-
-from mricompendium.models.reconstruction.kikinet import KIKINet  # noqa: E402
 
 SMALL = dict(num_iter=2, k_hidden=8, k_depth=3, i_hidden=8, i_depth=3)
 

@@ -15,16 +15,6 @@ from mricompendium.physics.sense import sens_expand, sens_reduce
 SMALL = dict(num_cascades=2, sens_chans=4, sens_pools=2, chans=4, pools=2)
 
 
-@pytest.fixture(autouse=True)
-def _seed_and_one_thread():
-    """Seed, and one intra-op thread: small convolutions slow down badly on shared cores."""
-    torch.manual_seed(0)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def make_data(b: int, c: int, h: int, w: int, *, mask_2d: bool = False):
     """Smooth complex images, unit-RSS coil maps (ones for c=1), a mask with a 4-line ACS."""
     g = torch.Generator().manual_seed(1)
