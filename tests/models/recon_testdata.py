@@ -41,3 +41,29 @@ def overfit_ratio(net: torch.nn.Module, k, mask, maps, x, *, steps: int = 30, lr
         opt.step()
         losses.append(loss.item())
     return losses[-1] / losses[0]
+
+
+SIZE = 32
+
+
+def ellipse_problem(coils: int, batch: int = 2) -> tuple[torch.Tensor, ...]:
+    """Deterministic phantom, smooth coil maps and a 1D mask (every 2nd column + 4 central)."""
+    lin = torch.linspace(-1, 1, SIZE)
+    yy, xx = torch.meshgrid(lin, lin, indexing="ij")
+    shift = 0.1 * torch.arange(1, batch + 1).view(-1, 1, 1)
+    body = ((xx / 0.45) ** 2 + (yy / 0.8) ** 2 < 1).float()
+    spot = 0.5 * ((xx - shift) ** 2 + (yy + 0.1) ** 2 < 0.04).float()
+    target = ((body + spot) * torch.exp(0.5j * yy)).to(torch.complex64)
+    angles = 2 * torch.pi * torch.arange(coils) / coils
+    maps = torch.stack(
+        [
+            torch.exp(-((xx - a.cos()) ** 2) - (yy - a.sin()) ** 2 + 1j * (a + 0.3 * yy))
+            for a in angles
+        ]
+    )
+    maps = maps / maps.abs().pow(2).sum(0).sqrt() if coils > 1 else torch.ones_like(maps)
+    maps = maps.to(torch.complex64).expand(batch, -1, -1, -1)
+    mask = torch.zeros(1, 1, 1, SIZE)
+    mask[..., ::2] = 1
+    mask[..., SIZE // 2 - 2 : SIZE // 2 + 2] = 1
+    return mask * sens_expand(target, maps), mask, maps.contiguous(), target

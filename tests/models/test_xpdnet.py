@@ -4,44 +4,13 @@ from __future__ import annotations
 
 import pytest
 import torch
+from recon_testdata import ellipse_problem as _problem
 
 from mricompendium.models.reconstruction.xpdnet import MWCNN, XPDNet, haar_dwt, haar_idwt
 from mricompendium.physics.fft import complex_to_channels
-from mricompendium.physics.sense import SenseOp, sens_expand, sens_reduce
+from mricompendium.physics.sense import SenseOp, sens_reduce
 
 SIZE = 32
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: one thread avoids oversubscribing a shared CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def _problem(coils: int, batch: int = 2) -> tuple[torch.Tensor, ...]:
-    """Deterministic phantom, smooth coil maps and a 1D mask (every 2nd column + 4 central)."""
-    lin = torch.linspace(-1, 1, SIZE)
-    yy, xx = torch.meshgrid(lin, lin, indexing="ij")
-    shift = 0.1 * torch.arange(1, batch + 1).view(-1, 1, 1)
-    body = ((xx / 0.45) ** 2 + (yy / 0.8) ** 2 < 1).float()
-    spot = 0.5 * ((xx - shift) ** 2 + (yy + 0.1) ** 2 < 0.04).float()
-    target = ((body + spot) * torch.exp(0.5j * yy)).to(torch.complex64)
-    angles = 2 * torch.pi * torch.arange(coils) / coils
-    maps = torch.stack(
-        [
-            torch.exp(-((xx - a.cos()) ** 2) - (yy - a.sin()) ** 2 + 1j * (a + 0.3 * yy))
-            for a in angles
-        ]
-    )
-    maps = maps / maps.abs().pow(2).sum(0).sqrt() if coils > 1 else torch.ones_like(maps)
-    maps = maps.to(torch.complex64).expand(batch, -1, -1, -1).contiguous()
-    mask = torch.zeros(1, 1, 1, SIZE)
-    mask[..., ::2] = 1
-    mask[..., SIZE // 2 - 2 : SIZE // 2 + 2] = 1
-    return mask * sens_expand(target, maps), mask, maps, target
 
 
 def test_haar_is_orthonormal_and_inverts_exactly() -> None:
