@@ -70,7 +70,10 @@ def notebook_path(nb_id: str) -> Path:
 class ReportPaths:
     """The files one notebook writes, under an output root (``reports/`` or a scratch folder).
 
-    Layout: ``figures/<id>/<name>.png``, ``tables/<id><suffix>.csv``, ``metrics/<id>.json``.
+    Layout: ``figures/<id>/<name>.png``, ``tables/<id><suffix>.csv``, ``results/<id>.csv`` (the
+    per-case results a verdict is computed from), ``records/<id>.json`` (the notebook's record:
+    declared claim, scale, data, training histories; everything but the verdict) and
+    ``metrics/<id>.json`` (the record plus the verdict, written by the verdict stage).
     """
 
     def __init__(self, root: Path, nb_id: str) -> None:
@@ -93,6 +96,16 @@ class ReportPaths:
     @property
     def metrics(self) -> Path:
         return self.root / "metrics" / f"{self.nb_id}.json"
+
+    @property
+    def results(self) -> Path:
+        """``results/<id>.csv``: one row per (setting, method, seed, budget, case)."""
+        return self.root / "results" / f"{self.nb_id}.csv"
+
+    @property
+    def record(self) -> Path:
+        """``records/<id>.json``: the notebook's record, from which the verdict is computed."""
+        return self.root / "records" / f"{self.nb_id}.json"
 
     def __repr__(self) -> str:
         return f"ReportPaths(root={str(self.root)!r}, nb_id={self.nb_id!r})"

@@ -71,7 +71,7 @@ def _publish(staging: Path, executed: Path, nb_id: str, reports: Path) -> list[P
         shutil.move(str(src_fig), str(dst_fig))
         shutil.rmtree(old, ignore_errors=True)
         written.append(dst_fig)
-    for sub in ("tables", "metrics"):
+    for sub in ("tables", "results", "records", "metrics"):
         for f in sorted((staging / sub).glob(f"{nb_id}*")):
             dst = reports / sub / f.name
             dst.parent.mkdir(parents=True, exist_ok=True)
@@ -112,8 +112,8 @@ def run_notebook(
             kernel_name=kernel or _kernel_name(),
             progress_bar=False,
         )
-        if not (staging / "metrics" / f"{nb_id}.json").exists():
-            raise RuntimeError(f"{notebook}: finished without writing metrics/{nb_id}.json")
+        if not any((staging / sub / f"{nb_id}.json").exists() for sub in ("records", "metrics")):
+            raise RuntimeError(f"{notebook}: finished without writing records/{nb_id}.json")
         written = _publish(staging, executed, nb_id, reports)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
