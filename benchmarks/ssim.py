@@ -57,10 +57,10 @@ def benchmark(repeats: int = 15, shapes=SHAPES) -> list[dict]:
         pred, target = _volume(shape, seed=0)
         peak = float(target.max())
 
-        def ours() -> float:
+        def ours(pred=pred, target=target, peak=peak) -> float:
             return float(metrics.ssim(pred, target, data_range=peak).mean())
 
-        def theirs() -> float:
+        def theirs(pred=pred, target=target, peak=peak) -> float:
             return float(fastmri_ssim(target, pred, maxval=peak)[0])
 
         diff = abs(ours() - theirs())  # also warms both up

@@ -40,7 +40,7 @@ __all__ = [
 
 Protocol = Literal["fastmri_volume", "slice_normalised"]
 PROTOCOLS: tuple[str, ...] = ("fastmri_volume", "slice_normalised")
-_CHUNK_PIXELS = 1 << 15  # pixels per SSIM batch: keeps the window sums in cache (and memory bounded)
+_CHUNK_PIXELS = 1 << 15  # pixels per SSIM batch: window sums stay in cache, memory bounded
 
 
 def _as_images(x: Any, name: str) -> torch.Tensor:
@@ -86,7 +86,7 @@ def _data_range(data_range: Any, n: int, device: torch.device) -> torch.Tensor:
 
 
 def _window_sums(a: torch.Tensor, win: int) -> torch.Tensor:
-    """Sums over every ``win x win`` window fully inside ``(..., H, W)``: ``(..., H-win+1, W-win+1)``.
+    """Sums over every ``win x win`` window inside ``(..., H, W)``: ``(..., H-win+1, W-win+1)``.
 
     Separable: ``win`` shifted slices added along W, then along H (2 (win - 1) additions per
     pixel instead of ``win**2``), in the input's precision. In float64 the result equals a 7x7
