@@ -1,4 +1,4 @@
-"""Undersampling patterns: Cartesian 1D/2D masks and golden-angle radial trajectories.
+"""Undersampling: Cartesian 1D/2D masks, and :class:`Sampling`, a named setting (mask or radial).
 
 Cartesian masks are float32 tensors of 0/1. 1D masks undersample the last (phase-encode) dimension
 ``W`` and have shape ``(1, 1, 1, W)``; 2D masks have shape ``(1, 1, H, W)``. Both broadcast against
@@ -6,20 +6,40 @@ multi-coil k-space ``(B, C, H, W)``. Acceleration is always *realised* accelerat
 points of the full grid divided by the number of sampled points (for a 1D mask the grid is the ``W``
 columns). Every random pattern takes a ``seed``; the same seed gives the same pattern.
 
-Radial trajectories are ``(K, 2)`` tensors of k-space positions in radians per pixel, in
-``[-pi, pi)``, with columns ``(ky, kx)`` matching the image axes ``(H, W)``; ``ky = 2 pi m / H``
-for a Cartesian row offset ``m`` from the centre, so a trajectory on the grid reproduces
-:func:`mricompendium.physics.fft.fft2c` samples (see :mod:`mricompendium.physics.nufft`).
+Radial trajectories live in :mod:`mricompendium.physics.trajectories` (re-exported here);
+:class:`Sampling` names either kind (``"poisson_2d@8"``, ``"radial@17"``) and makes its mask or
+trajectory.
 """
 
 from __future__ import annotations
 
-import math
+import functools
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-GOLDEN_ANGLE = math.pi * (math.sqrt(5.0) - 1.0) / 2.0  # 111.25 deg: golden angle for full spokes
+from mricompendium.physics.trajectories import (
+    GOLDEN_ANGLE,
+    golden_angle_radial,
+    radial_acceleration,
+    spokes_for_acceleration,
+)
+
+__all__ = [
+    "GOLDEN_ANGLE",
+    "MIN_ACS",
+    "PATTERNS",
+    "Sampling",
+    "equispaced_mask_1d",
+    "gaussian_mask_2d",
+    "golden_angle_radial",
+    "poisson_disc_mask_2d",
+    "radial_acceleration",
+    "random_mask_1d",
+    "realised_acceleration",
+    "spokes_for_acceleration",
+]
 
 
 def _generator(seed: int | None) -> torch.Generator | None:
@@ -257,55 +277,126 @@ def realised_acceleration(mask: torch.Tensor) -> float:
     return mask.numel() / sampled
 
 
-def golden_angle_radial(
-    num_spokes: int, num_readout: int, *, seed: int | None = None
-) -> torch.Tensor:
-    """Golden-angle radial trajectory of full-diameter spokes.
+# --- Named sampling settings ------------------------------------------------------------------
 
-    Spoke ``i`` has angle ``theta_i = theta_0 + i * 111.25 deg`` (``pi (sqrt 5 - 1) / 2``), with
-    ``theta_0 = 0`` or, if ``seed`` is given, uniform in ``[0, 2 pi)``. Readout sample ``j`` lies at
-    radius ``(j - num_readout / 2) * 2 pi / num_readout``; points are wrapped into ``[-pi, pi)``
-    (on the integer image grid a frequency of ``pi`` equals ``-pi``). For an ``N x N`` image,
-    ``num_readout = N`` samples each spoke at the Nyquist spacing and ``2 N`` oversamples it twice.
+PATTERNS = ("equispaced_1d", "random_1d", "poisson_2d", "gaussian_2d", "radial")
+_LABELS = {
+    "equispaced_1d": "1D equispaced",
+    "random_1d": "1D random",
+    "poisson_2d": "2D Poisson-disc",
+    "gaussian_2d": "2D Gaussian",
+    "radial": "golden-angle radial",
+}
+MIN_ACS = 4  # fewest calibration lines (1D) or box side (2D) a Cartesian mask keeps
+READOUT_OVERSAMPLING = 2  # radial: samples per spoke = 2 x image width, as is usual
 
-    Returns:
-        float32 ``(num_spokes * num_readout, 2)``: rows ``(ky, kx)`` in radians per pixel,
-        spoke-major (readout varies fastest).
+
+@dataclass(frozen=True)
+class Sampling:
+    """An undersampling setting: a pattern at a realised acceleration.
+
+    Attributes:
+        pattern: ``"equispaced_1d"``, ``"random_1d"`` (phase-encode lines, the last dimension W),
+            ``"poisson_2d"``, ``"gaussian_2d"`` (2D variable density on the Cartesian grid) or
+            ``"radial"`` (golden-angle spokes; acceleration = Nyquist spokes ``pi/2 W`` / spokes).
+        acceleration: > 1.
+        center_fraction: 1D only: fraction of columns fully sampled at the centre; default
+            ``0.32 / acceleration`` (fastMRI's 0.08 at 4x, 0.04 at 8x), at least
+            :data:`MIN_ACS` columns.
+        calib: 2D only: side of the square calibration box in pixels; default
+            ``max(MIN_ACS, round(min(H, W) / 8))`` (8x8 at 64x64).
     """
-    if num_spokes < 1 or num_readout < 2:
-        raise ValueError(
-            f"need num_spokes >= 1 and num_readout >= 2, got {num_spokes}, {num_readout}"
-        )
-    theta0 = 0.0
-    if seed is not None:
-        theta0 = (
-            2 * math.pi * float(torch.rand((), generator=_generator(seed), dtype=torch.float64))
-        )
-    theta = theta0 + GOLDEN_ANGLE * torch.arange(num_spokes, dtype=torch.float64)
-    radius = (torch.arange(num_readout, dtype=torch.float64) - num_readout / 2) * (
-        2 * math.pi / num_readout
-    )
-    ky = radius[None, :] * torch.sin(theta)[:, None]
-    kx = radius[None, :] * torch.cos(theta)[:, None]
-    traj = torch.stack((ky.flatten(), kx.flatten()), dim=-1)
-    traj = torch.remainder(traj + math.pi, 2 * math.pi) - math.pi
-    return traj.float()
+
+    pattern: str
+    acceleration: float
+    center_fraction: float | None = None
+    calib: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.pattern not in PATTERNS:
+            raise ValueError(f"pattern must be one of {PATTERNS}, got {self.pattern!r}")
+        if not float(self.acceleration) > 1.0:
+            raise ValueError(f"acceleration must be > 1, got {self.acceleration}")
+        if self.center_fraction is not None and not 0.0 < self.center_fraction < 1.0:
+            raise ValueError(f"center_fraction must be in (0, 1), got {self.center_fraction}")
+        if self.calib is not None and self.calib < 1:
+            raise ValueError(f"calib must be >= 1, got {self.calib}")
+        object.__setattr__(self, "acceleration", float(self.acceleration))
+
+    @classmethod
+    def parse(cls, text: str | Sampling) -> Sampling:
+        """Parse ``"pattern@acceleration"`` (``"equispaced_1d@4"``, ``"radial@17"``).
+
+        Optional ``",cf=0.08"`` (1D centre fraction) or ``",calib=8"`` (2D box) may follow.
+        A :class:`Sampling` is returned unchanged.
+        """
+        if isinstance(text, Sampling):
+            return text
+        if not isinstance(text, str) or "@" not in text:
+            raise ValueError(
+                f"expected 'pattern@acceleration' such as 'poisson_2d@8', got {text!r}"
+            )
+        head, *options = [part.strip() for part in text.split(",")]
+        pattern, acc = (s.strip() for s in head.split("@", 1))
+        kwargs: dict[str, float | int] = {}
+        for opt in options:
+            key, _, value = opt.partition("=")
+            if key not in ("cf", "calib"):
+                raise ValueError(f"unknown sampling option {opt!r} in {text!r} (cf=, calib=)")
+            kwargs["center_fraction" if key == "cf" else "calib"] = (
+                float(value) if key == "cf" else int(value)
+            )
+        try:
+            acceleration = float(acc.rstrip("x"))
+        except ValueError as e:
+            raise ValueError(f"cannot read the acceleration in {text!r}") from e
+        return cls(pattern, acceleration, **kwargs)  # type: ignore[arg-type]
+
+    @property
+    def is_radial(self) -> bool:
+        """Whether this is a non-Cartesian (radial) setting."""
+        return self.pattern == "radial"
+
+    @property
+    def is_2d(self) -> bool:
+        """Whether the Cartesian mask is 2D ``(1, 1, H, W)`` rather than 1D ``(1, 1, 1, W)``."""
+        return self.pattern.endswith("_2d")
+
+    @property
+    def label(self) -> str:
+        """Human-readable name, e.g. ``"1D equispaced 4x"``."""
+        return f"{_LABELS[self.pattern]} {self.acceleration:g}x"
+
+    def __str__(self) -> str:
+        return f"{self.pattern}@{self.acceleration:g}"
+
+    def make_mask(self, shape: tuple[int, int], seed: int) -> torch.Tensor:
+        """Float32 0/1 mask ``(1, 1, 1, W)`` (1D) or ``(1, 1, H, W)`` (2D); cached per args."""
+        if self.is_radial:
+            raise ValueError(f"{self} is radial: use trajectory(), not make_mask()")
+        return _cached_mask(self, (int(shape[0]), int(shape[1])), int(seed)).clone()
+
+    def trajectory(self, shape: tuple[int, int], seed: int) -> torch.Tensor:
+        """Radial only: golden-angle trajectory ``(K, 2)`` (see :func:`golden_angle_radial`).
+
+        ``spokes_for_acceleration(acceleration, W)`` spokes of ``2 W`` samples, first spoke at a
+        random angle drawn from ``seed``.
+        """
+        if not self.is_radial:
+            raise ValueError(f"{self} is Cartesian: use make_mask(), not trajectory()")
+        spokes = spokes_for_acceleration(self.acceleration, int(shape[1]))
+        return golden_angle_radial(spokes, READOUT_OVERSAMPLING * int(shape[1]), seed=seed)
 
 
-def radial_acceleration(num_spokes: int, num_readout: int) -> float:
-    """Radial undersampling factor: Nyquist needs ``pi / 2 * num_readout`` spokes (full diameters).
-
-    Returns ``pi / 2 * num_readout / num_spokes`` (angular Nyquist criterion at the k-space edge).
-    ``num_readout`` stands for the matrix size N of the image: with readout oversampling (for
-    example 256 samples per spoke for a 128 x 128 image) pass the image width instead.
-    """
-    if num_spokes < 1:
-        raise ValueError(f"num_spokes must be >= 1, got {num_spokes}")
-    return math.pi / 2 * num_readout / num_spokes
-
-
-def spokes_for_acceleration(acceleration: float, num_readout: int) -> int:
-    """Number of spokes (at least 1) whose :func:`radial_acceleration` is closest to the target."""
-    if acceleration <= 0:
-        raise ValueError(f"acceleration must be positive, got {acceleration}")
-    return max(1, int(round(math.pi / 2 * num_readout / acceleration)))
+@functools.lru_cache(maxsize=4096)
+def _cached_mask(sampling: Sampling, shape: tuple[int, int], seed: int) -> torch.Tensor:
+    h, w = shape
+    acc = sampling.acceleration
+    if not sampling.is_2d:
+        cf = sampling.center_fraction if sampling.center_fraction is not None else 0.32 / acc
+        cf = min(max(cf, MIN_ACS / w), int(round(w / acc)) / w)
+        fn = equispaced_mask_1d if sampling.pattern == "equispaced_1d" else random_mask_1d
+        return fn(w, acceleration=acc, center_fraction=cf, seed=seed)
+    side = sampling.calib if sampling.calib is not None else max(MIN_ACS, round(min(h, w) / 8))
+    fn2 = poisson_disc_mask_2d if sampling.pattern == "poisson_2d" else gaussian_mask_2d
+    return fn2((h, w), acceleration=acc, calib=(side, side), seed=seed)

@@ -7,9 +7,19 @@ are the case C = 1 with ``S = 1``.
 
 from __future__ import annotations
 
+from typing import Protocol
+
 import torch
 
 from mricompendium.physics.fft import fft2c, ifft2c
+
+
+class LinearOperator(Protocol):
+    """Anything with a forward model ``A`` (image ``(B, H, W)`` -> data) and its adjoint."""
+
+    def A(self, x: torch.Tensor) -> torch.Tensor: ...
+
+    def A_adjoint(self, y: torch.Tensor) -> torch.Tensor: ...
 
 
 def sens_expand(x: torch.Tensor, maps: torch.Tensor) -> torch.Tensor:

@@ -35,12 +35,13 @@ __all__ = [
     "pad_to_multiple",
     "crop_padding",
     "check_recon_inputs",
-    "rms_scale",
+    "check_positive",
     "DataConsistency",
 ]
 
 
-def _check_positive(**kwargs: int) -> None:
+def check_positive(**kwargs: int) -> None:
+    """Raise ``ValueError`` unless every keyword value is a positive ``int``."""
     for name, value in kwargs.items():
         if not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be a positive int, got {value!r}")
@@ -122,7 +123,7 @@ class UNet(nn.Module):
         drop_prob: float = 0.0,
     ) -> None:
         super().__init__()
-        _check_positive(in_chans=in_chans, out_chans=out_chans, chans=chans, num_pools=num_pools)
+        check_positive(in_chans=in_chans, out_chans=out_chans, chans=chans, num_pools=num_pools)
         if not 0.0 <= drop_prob < 1.0:
             raise ValueError(f"drop_prob must be in [0, 1), got {drop_prob}")
         self.in_chans, self.out_chans, self.num_pools = in_chans, out_chans, num_pools
@@ -204,7 +205,7 @@ class ConvDenoiser(nn.Sequential):
     """
 
     def __init__(self, *, in_chans: int, out_chans: int, hidden: int = 32, depth: int = 5) -> None:
-        _check_positive(in_chans=in_chans, out_chans=out_chans, hidden=hidden, depth=depth)
+        check_positive(in_chans=in_chans, out_chans=out_chans, hidden=hidden, depth=depth)
         if depth < 2:
             raise ValueError(f"depth must be at least 2, got {depth}")
         layers: list[nn.Module] = [nn.Conv2d(in_chans, hidden, 3, padding=1), nn.ReLU(inplace=True)]
@@ -290,17 +291,6 @@ def check_recon_inputs(
             f"{name}: maps shape {tuple(maps.shape)} must be kspace shape {tuple(kspace.shape)} "
             "(or batch 1)"
         )
-
-
-def rms_scale(x: torch.Tensor) -> torch.Tensor:
-    """Per-sample root-mean-square magnitude of ``x`` ``(B, ...)``, shaped ``(B, 1, ..., 1)``.
-
-    Dividing a network's input by this scale and multiplying its output back makes a model
-    equivariant to the (arbitrary) scale of the k-space. Zero samples get scale 1.
-    """
-    rms = x.abs().square().flatten(1).mean(dim=1).sqrt()
-    rms = torch.where(rms > 0, rms, torch.ones_like(rms))
-    return rms.view(-1, *([1] * (x.dim() - 1)))
 
 
 class DataConsistency(nn.Module):

@@ -9,7 +9,6 @@ from mricompendium.models.reconstruction.blocks import (
     ConvDenoiser,
     DataConsistency,
     check_recon_inputs,
-    rms_scale,
 )
 from mricompendium.physics.fft import channels_to_complex, complex_to_channels
 from mricompendium.physics.sense import sens_reduce
@@ -25,8 +24,8 @@ class CascadeNet(nn.Module):
     ``x <- x + CNN(x)`` (real/imaginary as two channels) and a data-consistency layer. For
     multi-coil data the image is expanded with the coil maps, made consistent in each coil's
     k-space and reduced again (with unit-RSS maps ``R E = I``; single-coil is the paper's case).
-    The k-space is divided by its per-sample RMS before the network and the output multiplied
-    back (``normalize``), so the model is equivariant to the data scale.
+    There is no input scaling inside the model: the experiment layer divides every model's input by
+    one scale estimated from the undersampled data.
 
     Paper configuration (D5-C5): ``num_cascades=5, depth=5, hidden=64``, noise-free hard DC
     (``lam=None``). The defaults here are sized for 64x64 CPU training.
@@ -37,7 +36,6 @@ class CascadeNet(nn.Module):
         depth: convolutions per CNN.
         lam: DC weight ``lambda`` (None: hard DC).
         learn_lam: learn ``lambda`` (one per cascade).
-        normalize: scale-normalise the input as described above.
     """
 
     def __init__(
@@ -48,12 +46,10 @@ class CascadeNet(nn.Module):
         depth: int = 5,
         lam: float | None = None,
         learn_lam: bool = False,
-        normalize: bool = True,
     ) -> None:
         super().__init__()
         if num_cascades < 1:
             raise ValueError(f"num_cascades must be >= 1, got {num_cascades}")
-        self.normalize = normalize
         self.cnns = nn.ModuleList(
             ConvDenoiser(in_chans=2, out_chans=2, hidden=hidden, depth=depth)
             for _ in range(num_cascades)
@@ -77,10 +73,9 @@ class CascadeNet(nn.Module):
         """
         check_recon_inputs(kspace, mask, maps, require_maps=True, name="CascadeNet")
         mask = mask.to(kspace.real.dtype)
-        scale = rms_scale(kspace) if self.normalize else torch.ones_like(kspace.real[:, :1, :1, :1])
-        k0 = kspace / scale
+        k0 = kspace
         x = sens_reduce(k0, maps)
         for cnn, dc in zip(self.cnns, self.dcs, strict=True):
             x = x + channels_to_complex(cnn(complex_to_channels(x)))
             x = dc(x, k0, mask, maps)
-        return x * scale[:, 0]
+        return x

@@ -9,7 +9,6 @@ from mricompendium.models.reconstruction.blocks import (
     ConvDenoiser,
     DataConsistency,
     check_recon_inputs,
-    rms_scale,
 )
 from mricompendium.physics.fft import channels_to_complex, complex_to_channels
 from mricompendium.physics.sense import sens_expand, sens_reduce
@@ -33,8 +32,8 @@ class KIKINet(nn.Module):
     :class:`DataConsistency`; the next KCNN starts from ``E x``. Both CNNs are residual plain
     CNNs on real/imaginary channels. Multi-coil: the KCNN runs on each coil separately with
     shared weights (coils folded into the batch, 2 channels), so the same model serves any coil
-    count; the paper is single-coil. The k-space is divided by its per-sample RMS before the
-    network and the output multiplied back (``normalize``).
+    count; the paper is single-coil. No input scaling inside the model (the experiment layer
+    applies one input normalisation to every model).
 
     Paper configuration: ``num_iter=2`` (K-I-K-I), hard DC for noise-free data, and deep plain
     CNNs (roughly 25 3x3 layers with 32-64 filters per block in the paper; check the paper
@@ -48,7 +47,6 @@ class KIKINet(nn.Module):
         i_depth: convolutions per ICNN.
         lam: DC weight ``lambda`` (None: hard DC, replace the sampled k-space).
         learn_lam: learn ``lambda`` (one per iteration).
-        normalize: scale-normalise the input.
     """
 
     def __init__(
@@ -61,12 +59,10 @@ class KIKINet(nn.Module):
         i_depth: int = 5,
         lam: float | None = None,
         learn_lam: bool = False,
-        normalize: bool = True,
     ) -> None:
         super().__init__()
         if num_iter < 1:
             raise ValueError(f"num_iter must be >= 1, got {num_iter}")
-        self.normalize = normalize
         self.k_cnns = nn.ModuleList(
             ConvDenoiser(in_chans=2, out_chans=2, hidden=k_hidden, depth=k_depth)
             for _ in range(num_iter)
@@ -94,8 +90,7 @@ class KIKINet(nn.Module):
         """
         check_recon_inputs(kspace, mask, maps, require_maps=True, name="KIKINet")
         mask = mask.to(kspace.real.dtype)
-        scale = rms_scale(kspace) if self.normalize else torch.ones_like(kspace.real[:, :1, :1, :1])
-        k0 = kspace / scale
+        k0 = kspace
         k = k0
         for k_cnn, i_cnn, dc in zip(self.k_cnns, self.i_cnns, self.dcs, strict=True):
             k = k + _per_coil(k_cnn, k)
@@ -103,4 +98,4 @@ class KIKINet(nn.Module):
             x = x + channels_to_complex(i_cnn(complex_to_channels(x)))
             x = dc(x, k0, mask, maps)
             k = sens_expand(x, maps)
-        return x * scale[:, 0]
+        return x

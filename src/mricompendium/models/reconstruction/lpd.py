@@ -8,7 +8,6 @@ from torch import nn
 from mricompendium.models.reconstruction.blocks import (
     ConvDenoiser,
     check_recon_inputs,
-    rms_scale,
 )
 from mricompendium.physics.sense import SenseOp
 
@@ -39,8 +38,8 @@ class LPDNet(nn.Module):
 
     and the reconstruction is ``f_0``. Adaptations: the primal memory starts from the zero-filled
     image ``A^H k0`` (the paper starts from zero) and the dual from zero; the CNNs are
-    :class:`ConvDenoiser` stacks with ReLU (the paper uses PReLU); the k-space is divided by its
-    per-sample RMS before the network and the output multiplied back (``normalize``).
+    :class:`ConvDenoiser` stacks with ReLU (the paper uses PReLU); no input scaling inside the
+    model (the experiment layer applies one input normalisation to every model).
 
     Paper configuration: ``num_iter=10, n_primal=5, n_dual=5`` and 3-layer CNNs with 32 channels
     (``hidden=32, depth=3``). The defaults here are sized for 64x64 CPU training.
@@ -51,7 +50,6 @@ class LPDNet(nn.Module):
         n_dual: complex k-spaces (per coil) in the dual memory.
         hidden: hidden channels of each CNN.
         depth: convolutions per CNN.
-        normalize: scale-normalise the input.
     """
 
     def __init__(
@@ -62,13 +60,12 @@ class LPDNet(nn.Module):
         n_dual: int = 5,
         hidden: int = 32,
         depth: int = 3,
-        normalize: bool = True,
     ) -> None:
         super().__init__()
         for name, value in (("num_iter", num_iter), ("n_primal", n_primal), ("n_dual", n_dual)):
             if value < 1:
                 raise ValueError(f"{name} must be >= 1, got {value}")
-        self.n_primal, self.n_dual, self.normalize = n_primal, n_dual, normalize
+        self.n_primal, self.n_dual = n_primal, n_dual
         self.dual_nets = nn.ModuleList(
             ConvDenoiser(
                 in_chans=2 * (n_dual + 2), out_chans=2 * n_dual, hidden=hidden, depth=depth
@@ -105,8 +102,7 @@ class LPDNet(nn.Module):
             Complex image ``(B, H, W)``.
         """
         check_recon_inputs(kspace, mask, maps, require_maps=True, name="LPDNet")
-        scale = rms_scale(kspace) if self.normalize else torch.ones_like(kspace.real[:, :1, :1, :1])
-        k0 = kspace / scale
+        k0 = kspace
         op = SenseOp(maps, mask)
         b, c, h, w = kspace.shape
         f = op.A_adjoint(k0).unsqueeze(1).repeat(1, self.n_primal, 1, 1)
@@ -115,4 +111,4 @@ class LPDNet(nn.Module):
             dual = self._dual_step(dual_net, dual, f, k0, op)
             adj = op.A_adjoint(dual[:, :, 0])
             f = f + _to_complex(primal_net(_to_channels(torch.cat((f, adj.unsqueeze(1)), dim=1))))
-        return f[:, 0] * scale[:, 0]
+        return f[:, 0]

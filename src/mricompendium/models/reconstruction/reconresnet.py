@@ -27,8 +27,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from mricompendium.models.reconstruction.cs import LinearOperator
 from mricompendium.physics.fft import channels_to_complex, complex_to_channels
+from mricompendium.physics.sense import LinearOperator
 
 
 def _back_project(op: LinearOperator, y: torch.Tensor) -> torch.Tensor:
@@ -162,10 +162,7 @@ class ReconResNet(nn.Module):
             Complex image ``(B, H, W)``.
         """
         x = self.initial_image(y, op)
-        scale = x.abs().flatten(1).amax(dim=1).clamp_min(1e-12)[:, None, None]
-        y = y / scale.reshape(-1, *([1] * (y.dim() - 1)))
-        x = x / scale
         for step in range(self.num_iterations):
             x = x + channels_to_complex(self.backbone(complex_to_channels(x)))
             x = self.data_consistency(x, y, op, step)
-        return x * scale
+        return x

@@ -18,71 +18,16 @@ import torch.nn.functional as F
 from torch import nn
 
 from mricompendium.models.reconstruction.blocks import soft_dc
-from mricompendium.models.reconstruction.rim import (
+from mricompendium.models.reconstruction.recurrent import (
     ConvRNNStack,
     check_kspace_and_mask,
     resolve_maps,
 )
-from mricompendium.physics.fft import channels_to_complex, complex_to_channels, ifft2c
+from mricompendium.physics.coils import estimate_sensitivities
+from mricompendium.physics.fft import channels_to_complex, complex_to_channels
 from mricompendium.physics.sense import sens_expand, sens_reduce
 
-__all__ = ["RecurrentVarNet", "RecurrentVarNetBlock", "RecurrentInit", "estimate_sensitivity_maps"]
-
-
-def _central_run(line: torch.Tensor) -> tuple[int, int]:
-    """Bounds ``[lo, hi)`` of the run of ones in a 0/1 vector that contains its centre index."""
-    n = line.numel()
-    centre = n // 2
-    if line[centre] == 0:
-        return centre, centre + 1
-    sampled = line.bool().tolist()
-    lo, hi = centre, centre + 1
-    while lo > 0 and sampled[lo - 1]:
-        lo -= 1
-    while hi < n and sampled[hi]:
-        hi += 1
-    return lo, hi
-
-
-def _acs_window(mask: torch.Tensor, b: int, h: int, w: int) -> torch.Tensor:
-    """0/1 window ``(B, 1, H, W)`` over the fully sampled centre (ACS) of each mask."""
-    full = mask.expand(b, 1, h, w)
-    window = torch.zeros(b, 1, h, w, dtype=mask.dtype, device=mask.device)
-    for i in range(b):
-        c0, c1 = _central_run(full[i, 0, h // 2])
-        r0, r1 = _central_run(full[i, 0, :, w // 2])
-        window[i, 0, r0:r1, c0:c1] = 1
-    return window
-
-
-def estimate_sensitivity_maps(
-    kspace: torch.Tensor, mask: torch.Tensor, *, eps: float = 1e-6
-) -> torch.Tensor:
-    """Coil maps from the auto-calibration (ACS) region, normalised by root-sum-of-squares.
-
-    The ACS region is the block of contiguously sampled k-space around the centre (for a 1D mask
-    ``(B|1, 1, 1, W)``: the central sampled columns, all rows). Each coil's ACS data is inverse
-    transformed and divided by the root-sum-of-squares over coils, so ``sum_c |S_c|^2 = 1`` where
-    the signal exceeds ``eps`` times its maximum (maps are 0 elsewhere). The maps carry the smooth
-    phase of the low-resolution image, so an image reconstructed with them has that phase removed.
-    Single-coil data gives ones.
-
-    Args:
-        kspace: masked k-space, complex ``(B, C, H, W)``.
-        mask: 0/1 mask ``(B|1, 1, 1|H, W)``.
-        eps: relative threshold on the root-sum-of-squares.
-
-    Returns:
-        Complex coil maps ``(B, C, H, W)``.
-    """
-    check_kspace_and_mask(kspace, mask, "estimate_sensitivity_maps")
-    b, c, h, w = kspace.shape
-    if c == 1:
-        return torch.ones_like(kspace)
-    low = ifft2c(kspace * _acs_window(mask, b, h, w))
-    rss = low.abs().pow(2).sum(dim=1, keepdim=True).sqrt()
-    floor = eps * rss.amax(dim=(-2, -1), keepdim=True)
-    return torch.where(rss > floor, low / rss.clamp_min(torch.finfo(rss.dtype).tiny), 0)
+__all__ = ["RecurrentInit", "RecurrentVarNet", "RecurrentVarNetBlock"]
 
 
 class RecurrentInit(nn.Module):
@@ -179,8 +124,8 @@ class RecurrentVarNet(nn.Module):
     image's k-space instead).
 
     Coil maps: when ``maps`` is None, multi-coil maps are estimated inside the forward pass by
-    :func:`estimate_sensitivity_maps` (ACS low-resolution coil images over their
-    root-sum-of-squares, not learned); the paper learns them with a sensitivity U-Net.
+    :func:`~mricompendium.physics.coils.estimate_sensitivities` (ACS low-resolution coil images
+    over their root-sum-of-squares, not learned); the paper learns them with a sensitivity U-Net.
 
     Paper scale (the authors' Calgary-Campinas configuration): 8 steps, ConvGRU with 128 hidden
     channels and 4 layers, RSI with channels (32, 32, 64, 64), dilations (1, 1, 2, 4), multi-scale
@@ -245,7 +190,7 @@ class RecurrentVarNet(nn.Module):
         """
         check_kspace_and_mask(kspace, mask, "RecurrentVarNet")
         if maps is None:
-            maps = estimate_sensitivity_maps(kspace, mask)
+            maps = estimate_sensitivities(kspace, mask)
         maps = resolve_maps(kspace, maps, "RecurrentVarNet")
         state = None
         if self.initialiser is not None:

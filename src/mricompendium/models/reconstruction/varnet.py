@@ -19,57 +19,18 @@ import torch
 from torch import nn
 
 from mricompendium.models.reconstruction.blocks import NormUNet, check_recon_inputs, soft_dc
+from mricompendium.physics.coils import acs_mask
 from mricompendium.physics.fft import ifft2c
 from mricompendium.physics.sense import sens_expand, sens_reduce
 
-__all__ = ["VarNet", "VarNetBlock", "SensitivityModel", "acs_mask", "convert_fastmri_state_dict"]
-
-
-def _central_run(line: torch.Tensor) -> torch.Tensor:
-    """0/1 lines ``(B, N)`` -> 0/1 ``(B, N)``: the sampled block symmetric about ``N // 2``."""
-    n = line.shape[-1]
-    cent = n // 2
-    ones = (line > 0).to(line.dtype)
-    right = torch.cumprod(ones[:, cent:], dim=1).sum(dim=1, keepdim=True)
-    left = torch.cumprod(ones[:, :cent].flip(1), dim=1).sum(dim=1, keepdim=True)
-    half = torch.minimum(left, right)
-    idx = torch.arange(n, device=line.device).unsqueeze(0)
-    block = (idx >= cent - half) & (idx < cent + torch.maximum(half, (right > 0).to(half.dtype)))
-    return block.to(line.dtype)
-
-
-def acs_mask(mask: torch.Tensor) -> torch.Tensor:
-    """The autocalibration (ACS) region of a sampling mask: its contiguous block around the centre.
-
-    For a 1D mask ``(B, 1, 1, W)`` this is the block of ``2 * min(left, right)`` sampled columns
-    centred on ``W // 2`` (``left``/``right``: lengths of the run of sampled lines on each side), so
-    for even sizes it equals fastMRI's ``num_low_frequencies`` rule; for a 2D mask
-    ``(B, 1, H, W)`` the rectangle spanned by the blocks of the centre row and column. Where the
-    centre itself is not sampled the whole mask is returned (no ACS to isolate).
-
-    Args:
-        mask: real 0/1 mask ``(B or 1, 1, 1 or H, W)``.
-
-    Returns:
-        Real 0/1 mask of the same shape.
-    """
-    b, _, h, w = mask.shape
-    m = mask.float()
-    cols = _central_run(m[:, 0, h // 2, :])
-    if h == 1:
-        acs = cols.view(b, 1, 1, w)
-    else:
-        rows = _central_run(m[:, 0, :, w // 2])
-        acs = rows.view(b, 1, h, 1) * cols.view(b, 1, 1, w)
-    empty = acs.flatten(1).sum(dim=1) == 0
-    acs = torch.where(empty.view(b, 1, 1, 1), m, acs)
-    return acs.to(mask.dtype)
+__all__ = ["SensitivityModel", "VarNet", "VarNetBlock", "convert_fastmri_state_dict"]
 
 
 class SensitivityModel(nn.Module):
     """Learned coil-sensitivity estimation of E2E-VarNet (Sriram et al., MICCAI 2020).
 
-    The ACS lines of the k-space are kept, each coil image is refined by one shared
+    The ACS lines of the k-space are kept (:func:`~mricompendium.physics.coils.acs_mask`, the
+    fastMRI rule: the block symmetric about the centre), each coil image is refined by one shared
     :class:`NormUNet`, and the maps are divided by their root-sum-of-squares over coils.
 
     Args:
@@ -84,7 +45,10 @@ class SensitivityModel(nn.Module):
     def forward(self, kspace: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Masked coil k-space ``(B, C, H, W)`` and mask -> complex maps ``(B, C, H, W)``."""
         b, c, h, w = kspace.shape
-        images = ifft2c(kspace * acs_mask(mask).to(kspace.real.dtype))
+        acs = acs_mask(mask, symmetric=True)
+        empty = acs.flatten(1).sum(dim=1) == 0
+        acs = torch.where(empty.view(-1, 1, 1, 1), mask, acs)  # no centre: use every sample
+        images = ifft2c(kspace * acs.to(kspace.real.dtype))
         maps = self.norm_unet(images.reshape(b * c, h, w)).reshape(b, c, h, w)
         rss = maps.abs().square().sum(dim=1, keepdim=True).sqrt()
         return maps / rss.clamp_min(torch.finfo(rss.dtype).tiny)

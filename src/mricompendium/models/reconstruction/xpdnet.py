@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mricompendium.models.reconstruction.blocks import ConvDenoiser, crop_padding, pad_to_multiple
-from mricompendium.models.reconstruction.rim import check_kspace_and_mask, resolve_maps
+from mricompendium.models.reconstruction.recurrent import check_kspace_and_mask, resolve_maps
 from mricompendium.physics.fft import channels_to_complex, complex_to_channels
 from mricompendium.physics.sense import SenseOp
 

@@ -16,18 +16,11 @@ SIAM J. Imaging Sci. 2009.
 from __future__ import annotations
 
 import math
-from typing import Protocol
 
 import torch
 import torch.nn.functional as F  # noqa: N812
 
-
-class LinearOperator(Protocol):
-    """Anything with a forward model ``A`` (image ``(B, H, W)`` -> data) and its adjoint."""
-
-    def A(self, x: torch.Tensor) -> torch.Tensor: ...
-
-    def A_adjoint(self, y: torch.Tensor) -> torch.Tensor: ...
+from mricompendium.physics.sense import LinearOperator
 
 
 class Wavelet2d:
