@@ -5,7 +5,8 @@ Measures (wall time on this machine; run on a quiet machine):
 - a no-op ``dvc repro``,
 - SENSE forward+adjoint and radial NUFFT forward+adjoint against SigPy's linops on the same data,
 - our L1-wavelet CS against ``sigpy.mri.app.L1WaveletRecon`` (SSIM and time, same slices),
-- our E2E-VarNet forward time against ``fastmri.models.VarNet`` (same weights and input).
+- our E2E-VarNet forward time against ``fastmri.models.VarNet`` (same weights and input),
+- our SSIM against ``fastmri.evaluate.ssim`` (``benchmarks/ssim.py``).
 
 Usage: ``python benchmarks/run.py [--skip-notebooks] [--params-size] [--ids a,b]``.
 """
@@ -31,8 +32,8 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from mricompendium import metrics, paths, run  # noqa: E402
 from mricompendium.data import load_slices  # noqa: E402
+from mricompendium.experiments.reconstruction.cs import l1_wavelet_recon  # noqa: E402
 from mricompendium.io import atomic_write_json  # noqa: E402
-from mricompendium.models.reconstruction.cs import l1_wavelet_recon  # noqa: E402
 from mricompendium.physics import (  # noqa: E402
     RadialNufftOp,
     SenseOp,
@@ -215,6 +216,16 @@ def varnet_rows() -> list[dict]:
     ]
 
 
+def ssim_rows() -> list[dict]:
+    from ssim import benchmark
+
+    return [
+        _row(f"SSIM {r['shape']}: ours / fastmri.evaluate.ssim", r["ratio"], "ratio",
+             f"medians of 15 interleaved runs, float64, |diff| {r['abs_diff']:.1e}")
+        for r in benchmark()
+    ]  # fmt: skip
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--skip-notebooks", action="store_true")
@@ -233,7 +244,7 @@ def main() -> int:
     if not args.skip_notebooks:
         rows += notebook_rows(ids, params_size=args.params_size)
     rows.append(dvc_noop_row())
-    rows += operator_rows() + cs_rows() + varnet_rows()
+    rows += operator_rows() + cs_rows() + varnet_rows() + ssim_rows()
     out = paths.REPORTS / "benchmarks.json"
     old = json.loads(out.read_text()) if out.exists() else {}
     if args.skip_notebooks:  # keep the notebook rows of the last full run

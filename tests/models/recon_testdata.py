@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from mricompendium.physics.sense import sens_expand
+from mricompendium.physics.sense import sens_expand, sens_reduce
 
 
 def make_data(b: int, c: int, h: int, w: int):
@@ -31,7 +31,13 @@ def make_data(b: int, c: int, h: int, w: int):
 
 
 def overfit_ratio(net: torch.nn.Module, k, mask, maps, x, *, steps: int = 30, lr: float = 3e-3):
-    """Last over first loss of ``steps`` Adam steps on one batch (magnitude MSE)."""
+    """Last over first loss of ``steps`` Adam steps on one batch (magnitude MSE).
+
+    The data are first divided by the RMS of the zero-filled image, as the experiment layer
+    normalises every model's input.
+    """
+    scale = sens_reduce(k, maps).abs().square().mean().sqrt()
+    k, x = k / scale, x / scale
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     losses = []
     for _ in range(steps):

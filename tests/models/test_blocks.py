@@ -12,7 +12,6 @@ from mricompendium.models.reconstruction.blocks import (
     crop_padding,
     hard_dc,
     pad_to_multiple,
-    rms_scale,
     soft_dc,
 )
 from mricompendium.physics.fft import fft2c
@@ -147,11 +146,3 @@ def test_check_recon_inputs_errors() -> None:
         check_recon_inputs(k, torch.ones(1, 8), None, require_maps=False)
     with pytest.raises(TypeError, match="complex"):
         check_recon_inputs(k.real, mask, None, require_maps=False)
-
-
-def test_rms_scale() -> None:
-    x = torch.zeros(2, 3, 4, dtype=torch.complex64)
-    x[0] = 2j
-    scale = rms_scale(x)
-    assert scale.shape == (2, 1, 1)
-    torch.testing.assert_close(scale.flatten(), torch.tensor([2.0, 1.0]))

@@ -54,14 +54,6 @@ def test_soft_dc_moves_samples_towards_the_measurement() -> None:
     assert errors[1] < 0.5 * errors[0]
 
 
-def test_is_equivariant_to_data_scale() -> None:
-    k, mask, maps, _ = make_data(2, 4, 32, 32)
-    net = KIKINet(**SMALL)
-    torch.testing.assert_close(
-        net(1e-4 * k, mask, maps), 1e-4 * net(k, mask, maps), rtol=1e-3, atol=1e-8
-    )
-
-
 @pytest.mark.parametrize("coils", [1, 4])
 def test_overfits_one_batch(coils: int) -> None:
     k, mask, maps, x = make_data(1, coils, 32, 32)

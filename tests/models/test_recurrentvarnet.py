@@ -9,8 +9,8 @@ from mricompendium.models.reconstruction.recurrentvarnet import (
     RecurrentInit,
     RecurrentVarNet,
     RecurrentVarNetBlock,
-    estimate_sensitivity_maps,
 )
+from mricompendium.physics.coils import estimate_sensitivities
 from mricompendium.physics.sense import sens_expand, sens_reduce
 
 SIZE = 32
@@ -166,13 +166,13 @@ def test_estimated_maps_match_true_maps_on_a_smooth_object() -> None:
     image = torch.exp(-(xx**2 + yy**2) / 0.5).to(torch.complex64).unsqueeze(0)  # real, positive
     maps, mask = _maps(4, 1), _mask(acs=12)
     kspace = mask * sens_expand(image, maps)
-    estimate = estimate_sensitivity_maps(kspace, mask)
+    estimate = estimate_sensitivities(kspace, mask)
     inside = image.abs() > 0.5
     assert (estimate - maps).abs().amax(dim=1)[inside].max() < 0.05
     torch.testing.assert_close(
         estimate.abs().pow(2).sum(1)[inside], torch.ones(int(inside.sum())), rtol=0, atol=1e-5
     )
-    single = estimate_sensitivity_maps(kspace[:, :1], mask)
+    single = estimate_sensitivities(kspace[:, :1], mask)
     torch.testing.assert_close(single, torch.ones_like(single))
 
 
@@ -184,6 +184,6 @@ def test_estimated_maps_use_only_the_acs_block() -> None:
     sparse[..., ::4] = 1
     sparse[..., SIZE // 2 - 4 : SIZE // 2 + 4] = 1
     torch.testing.assert_close(
-        estimate_sensitivity_maps(dense * full, dense),
-        estimate_sensitivity_maps(sparse * full, sparse),
+        estimate_sensitivities(dense * full, dense),
+        estimate_sensitivities(sparse * full, sparse),
     )

@@ -6,7 +6,8 @@ import pytest
 import torch
 from recon_testdata import ellipse_problem as _problem
 
-from mricompendium.models.reconstruction.rim import CIRIM, IRIM, RIM, InvertibleCoupling
+from mricompendium.models.reconstruction.irim import IRIM, InvertibleCoupling
+from mricompendium.models.reconstruction.rim import CIRIM, RIM
 from mricompendium.physics.fft import complex_to_channels, fft2c
 from mricompendium.physics.sense import SenseOp, sens_reduce
 

@@ -9,11 +9,13 @@ import torch
 from mricompendium.physics.coils import (
     acs_mask,
     birdcage_maps,
+    coil_compress,
     espirit_maps,
     estimate_sensitivities,
+    random_birdcage_maps,
     rss,
 )
-from mricompendium.physics.fft import fft2c
+from mricompendium.physics.fft import fft2c, ifft2c
 from mricompendium.physics.masks import equispaced_mask_1d, poisson_disc_mask_2d
 from mricompendium.physics.sense import sens_reduce
 
@@ -57,17 +59,65 @@ def test_rss_real_and_complex() -> None:
 
 
 def test_acs_detection_1d_and_2d() -> None:
-    k = torch.ones(1, 2, 32, 32, dtype=torch.complex64)
     m1 = equispaced_mask_1d(32, acceleration=4, center_fraction=0.25, seed=0)
-    acs = acs_mask(k * m1)
-    assert acs.shape == (1, 1, 32, 32)
-    assert acs[0, 0].all(dim=0).sum() >= 8 and acs[0, 0].any(dim=1).all()
+    acs = acs_mask(m1)
+    assert acs.shape == (1, 1, 1, 32) and int(acs.sum()) >= 8
+    assert bool(acs[0, 0, 0, 16]) and bool((acs <= m1).all())
     m2 = poisson_disc_mask_2d((32, 32), acceleration=3, calib=(8, 8), seed=0)
-    box = acs_mask(k * m2)[0, 0]
+    box = acs_mask(m2)[0, 0]
     assert box[12:20, 12:20].all() and box.sum() < 32 * 32 / 3
-    assert acs_mask(k, num_low_freqs=6)[0, 0, 0].sum() == 6
+    assert acs_mask(torch.zeros(1, 1, 1, 8)).sum() == 0  # no centre: empty
     with pytest.raises(ValueError):
-        acs_mask(torch.zeros(1, 1, 8, 8, dtype=torch.complex64))
+        estimate_sensitivities(torch.zeros(1, 2, 8, 8, dtype=torch.complex64))
+
+
+def test_acs_symmetric_rule_is_fastmri_s() -> None:
+    mask = torch.zeros(1, 1, 1, 16)
+    mask[..., 5:11] = 1  # 3 lines left of the centre (8), 3 right of it: 5, 6, 7 | 8, 9, 10
+    mask[..., 11] = 1  # one more on the right
+    assert acs_mask(mask)[0, 0, 0].nonzero().flatten().tolist() == list(range(5, 12))
+    sym = acs_mask(mask, symmetric=True)[0, 0, 0].nonzero().flatten().tolist()
+    assert sym == list(range(5, 11))
+
+
+def test_maps_from_mask_equal_maps_from_data_and_single_coil_gives_ones() -> None:
+    n = 32
+    img, _ = _smooth_object(n)
+    kspace = fft2c(img.unsqueeze(1) * birdcage_maps(4, (n, n)).unsqueeze(0))
+    mask = equispaced_mask_1d(n, acceleration=4, center_fraction=0.25, seed=0)
+    torch.testing.assert_close(
+        estimate_sensitivities(kspace * mask, mask), estimate_sensitivities(kspace * mask)
+    )
+    one = estimate_sensitivities(kspace[:, :1] * mask, mask)
+    assert torch.equal(one, torch.ones_like(one))
+
+
+def test_random_birdcage_maps_reduce_to_birdcage_and_vary() -> None:
+    fixed = random_birdcage_maps(4, (16, 20), rotation=torch.zeros(1), radius=torch.full((1,), 1.5))
+    torch.testing.assert_close(fixed[0], birdcage_maps(4, (16, 20)))
+    varied = random_birdcage_maps(
+        4, (16, 20), rotation=torch.tensor([0.5]), radius=torch.tensor([1.5])
+    )
+    assert not torch.allclose(varied, fixed)
+    with pytest.raises(ValueError, match="radius"):
+        random_birdcage_maps(4, (8, 8), rotation=torch.zeros(1), radius=torch.zeros(1))
+
+
+def test_coil_compress_keeps_the_signal_of_low_rank_data() -> None:
+    rng = np.random.default_rng(0)
+    mix = torch.from_numpy(
+        (rng.standard_normal((6, 2)) + 1j * rng.standard_normal((6, 2))).astype(np.complex64)
+    )
+    img, _ = _smooth_object(16)
+    virtual = torch.stack([img[0], img[0] * 0.5j + 0.1]).unsqueeze(0).repeat(2, 1, 1, 1)
+    kspace = fft2c(torch.einsum("cv,svhw->schw", mix, virtual))
+    out = coil_compress(kspace, 2)
+    assert out.shape == (2, 2, 16, 16)
+    torch.testing.assert_close(
+        rss(ifft2c(out), dim=1), rss(ifft2c(kspace), dim=1), atol=1e-4, rtol=1e-4
+    )
+    with pytest.raises(ValueError, match="num_coils"):
+        coil_compress(kspace, 7)
 
 
 def test_estimated_maps_give_good_sense_combination() -> None:

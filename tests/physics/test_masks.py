@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from mricompendium.physics.masks import (
+    Sampling,
     equispaced_mask_1d,
     gaussian_mask_2d,
     golden_angle_radial,
@@ -149,3 +150,37 @@ def test_poisson_search_matches_sigpy_and_terminates():
     # A seed on which sigpy.mri.poisson loops forever (its bisection stalls on equal floats):
     mask = poisson_disc_mask_2d((48, 48), acceleration=10, calib=(6, 6), seed=173230765)
     assert realised_acceleration(mask) == pytest.approx(10, rel=0.02)
+
+
+@pytest.mark.parametrize("pattern", ["equispaced_1d", "random_1d", "poisson_2d", "gaussian_2d"])
+@pytest.mark.parametrize("acc", [4.0, 8.0])
+def test_sampling_realised_acceleration(pattern: str, acc: float) -> None:
+    mask = Sampling(pattern, acc).make_mask((64, 64), seed=2)
+    assert abs(realised_acceleration(mask) - acc) / acc < 0.05
+    if pattern.endswith("2d"):  # the 8x8 calibration box
+        assert bool((mask[0, 0, 28:36, 28:36] > 0).all())
+    else:  # at least 4 centre columns
+        assert bool((mask[0, 0, 0, 30:34] > 0).all())
+
+
+def test_sampling_parse_and_errors() -> None:
+    s = Sampling.parse("poisson_2d@8")
+    assert s == Sampling("poisson_2d", 8.0) and str(s) == "poisson_2d@8" and s.is_2d
+    assert Sampling.parse("equispaced_1d@4x,cf=0.1").center_fraction == 0.1
+    assert Sampling.parse("gaussian_2d@6,calib=6").calib == 6
+    assert Sampling.parse(s) is s and "1D equispaced 4x" == Sampling("equispaced_1d", 4).label
+    for bad in ("poisson_2d", "spiral@4", "poisson_2d@1", "poisson_2d@4,foo=1"):
+        with pytest.raises(ValueError):
+            Sampling.parse(bad)
+
+
+def test_radial_sampling_trajectory() -> None:
+    r = Sampling.parse("radial@17")
+    assert r.is_radial and not r.is_2d and r.label == "golden-angle radial 17x"
+    traj = r.trajectory((64, 64), seed=0)
+    assert traj.shape == (spokes_for_acceleration(17, 64) * 128, 2)
+    assert not torch.equal(traj, r.trajectory((64, 64), seed=1))
+    with pytest.raises(ValueError, match="radial"):
+        r.make_mask((64, 64), seed=0)
+    with pytest.raises(ValueError, match="Cartesian"):
+        Sampling("poisson_2d", 4).trajectory((64, 64), seed=0)

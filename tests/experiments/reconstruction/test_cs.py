@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from mricompendium.models.reconstruction.cs import (
+from mricompendium.experiments.reconstruction.cs import (
     Wavelet2d,
     l1_wavelet_recon,
     power_iteration,
