@@ -59,6 +59,9 @@ class KspaceSimulator:
         vary_coils: rotate the coil ring uniformly at random and draw its radius in
             ``radius_range`` per case; False: the fixed ring of ``birdcage_maps``.
         radius_range: range of ring radii (image half-widths).
+        eval_masks: bool ``(N, H, W)`` regions the batches report as ``brain_mask`` (the
+            metrics' region) when it is not the brain mask, e.g. a lesion; the SNR is still
+            defined on ``masks_brain``.
         device: where the batches are made.
     """
 
@@ -73,6 +76,7 @@ class KspaceSimulator:
         max_phase: float = math.pi / 2,
         vary_coils: bool = True,
         radius_range: tuple[float, float] = (1.3, 1.8),
+        eval_masks: np.ndarray | None = None,
         device: str | torch.device = "cpu",
     ) -> None:
         images = np.asarray(images, dtype=np.float32)
@@ -95,6 +99,12 @@ class KspaceSimulator:
         self.device = torch.device(device)
         self.images = torch.from_numpy(images).to(self.device)
         self.brain = torch.from_numpy(masks_brain).to(self.device)
+        self.eval_region = self.brain
+        if eval_masks is not None:
+            region = np.asarray(eval_masks).astype(bool)
+            if region.shape != masks_brain.shape:
+                raise ValueError(f"eval_masks must be {masks_brain.shape}, got {region.shape}")
+            self.eval_region = torch.from_numpy(region).to(self.device)
         self.num_coils, self.snr, self.seed = num_coils, snr, int(seed)
         self.max_phase, self.vary_coils = max_phase, vary_coils
         self.radius_range = (float(lo), float(hi))
@@ -189,7 +199,7 @@ class KspaceSimulator:
         brain = self.brain[idx]
         sigma = self.noise_sigma(target, brain)
         noise_seeds = [case_seed(seed, i, 2) for i in idx]
-        common = {"true_maps": maps, "target": target, "brain_mask": brain}
+        common = {"true_maps": maps, "target": target, "brain_mask": self.eval_region[idx]}
         indices_t = torch.tensor(idx, dtype=torch.int64)
         if sampling.is_radial:
             if self.num_coils != 1:

@@ -8,6 +8,10 @@ the data (:mod:`mricompendium.data.recon`), training and metrics.
 - :mod:`.baselines`: zero-filled, L1-wavelet CS (:mod:`.cs`), :func:`tune_cs_lambda`.
 - :mod:`.protocol`: the one input normalisation, the loss, :func:`train_model`,
   :func:`evaluate` (long-format rows), :func:`validation_fn`.
+- :mod:`.study`: :func:`train_seeds` (models over seeds with curves and half-budget rows),
+  :func:`evaluate_settings`.
+- :mod:`.datasets`: the notebook's data (simulated or a user's files) with units and groups.
+- :mod:`.figures`: summary tables and shared figures.
 - :mod:`.lesions`: unseen-lesion insertion and retention (ReconResNet).
 """
 
@@ -17,6 +21,13 @@ from mricompendium.experiments.reconstruction.baselines import (
     cs_baseline,
     tune_cs_lambda,
     zero_filled,
+)
+from mricompendium.experiments.reconstruction.datasets import (
+    ReconData,
+    nifti_data,
+    real_data,
+    simulated_data,
+    train_indices,
 )
 from mricompendium.experiments.reconstruction.protocol import (
     EVAL_PROTOCOL,
@@ -38,6 +49,15 @@ from mricompendium.experiments.reconstruction.registry import (
     match_budget,
     paper_counts,
 )
+from mricompendium.experiments.reconstruction.study import (
+    TestSetting,
+    Trained,
+    ValidationSet,
+    add_drop,
+    evaluate_settings,
+    train_primary_and_rivals,
+    train_seeds,
+)
 
 __all__ = [
     "EVAL_PROTOCOL",
@@ -45,17 +65,29 @@ __all__ = [
     "MODELS",
     "Evaluation",
     "ModelSpec",
+    "ReconData",
+    "TestSetting",
+    "Trained",
+    "ValidationSet",
+    "add_drop",
     "budget_table",
     "build_model",
     "count_parameters",
     "cs_baseline",
     "evaluate",
+    "evaluate_settings",
     "input_scale",
     "magnitude_l1",
     "match_budget",
+    "nifti_data",
     "paper_counts",
     "predict",
+    "real_data",
+    "simulated_data",
+    "train_indices",
     "train_model",
+    "train_primary_and_rivals",
+    "train_seeds",
     "tune_cs_lambda",
     "validation_fn",
     "zero_filled",

@@ -98,7 +98,7 @@ def _varnet_width(c: int, s: int) -> dict[str, Any]:
 
 
 def _xpd_width(s: int, f: int) -> dict[str, Any]:
-    return {"scale_chans": (s, 2 * s), "first_chans": min(f * 2, s), "convs_per_scale": 1}
+    return {"scale_chans": (s, 2 * s), "first_chans": min(f, s), "convs_per_scale": 1}
 
 
 def _hidden(h: int, _: int) -> dict[str, Any]:
