@@ -54,7 +54,7 @@ def tune_cs_lambda(
     seed: int,
     indices: Sequence[int] | None = None,
     metric: str = "ssim_brain",
-    max_widen: int = 4,
+    max_widen: int = 8,
 ) -> tuple[float, list[dict[str, Any]]]:
     """The CS weight with the best mean ``metric`` on validation cases, from a widening grid.
 
