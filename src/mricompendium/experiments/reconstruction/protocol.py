@@ -9,9 +9,9 @@
   normalised units of the input (the models see maps estimated from the calibration region,
   which absorb the image's low-resolution phase, so only magnitudes compare); optionally the
   mean over every intermediate estimate (RIM-family papers).
-- **Training** (:func:`train_model`): Adam, a fixed number of steps, batches from
-  :func:`mricompendium.data.recon.batch_fn`, gradient norm clipped; validation history and
-  half-budget snapshots through :func:`mricompendium.training.fit`.
+- **Training** (:func:`train_model`): Adam (constant or cosine-annealed rate), a fixed number
+  of steps, batches from :func:`mricompendium.data.recon.batch_fn`, gradient norm clipped;
+  validation history and half-budget snapshots through :func:`mricompendium.training.fit`.
 - **Evaluation** (:func:`evaluate`): magnitudes under protocol ``"slice_normalised"`` of
   :mod:`mricompendium.metrics` (each slice divided by its reference maximum, data range 1), SSIM
   inside the brain mask (the family's verdict metric) and SSIM / PSNR / NMSE over the image, one
@@ -120,6 +120,7 @@ def train_model(
     loss_over_steps: bool = False,
     grad_clip: float | None = 1.0,
     mask_pool: int = 8,
+    scheduler: str | None = None,
     val_fn: Callable[[nn.Module], float] | None = None,
     val_every: int | None = None,
     on_step: dict[int, Callable[[nn.Module], Any]] | None = None,
@@ -137,6 +138,7 @@ def train_model(
         loss_over_steps: average the loss over intermediate estimates (multi-step models only).
         grad_clip: maximum gradient norm.
         mask_pool: distinct masks per setting.
+        scheduler: ``"cosine"`` (learning rate annealed to 0 over ``steps``) or ``None``.
         val_fn: validation metric of the model (e.g. :func:`validation_fn`), recorded every
             ``val_every`` steps and at the end (``History.val``).
         on_step: ``{step: fn(model)}`` snapshots (e.g. evaluation rows at half budget).
@@ -161,6 +163,7 @@ def train_model(
     history = training.fit(
         model, batches, loss_fn, steps=steps, lr=lr, device=dev, amp=False, grad_clip=grad_clip,
         progress=False, seed=seed, val_fn=val_fn, val_every=val_every, on_step=on_step,
+        scheduler=scheduler,
     )  # fmt: skip
     return model.eval(), history
 

@@ -114,7 +114,8 @@ MODELS: dict[str, ModelSpec] = {
                   paper={"chans": 32, "num_pools": 4},
                   citation="Ronneberger et al., MICCAI 2015; fastMRI baseline, Zbontar et al., "
                   "2018",
-                  width=lambda c, _: {"chans": c}),
+                  width=lambda c, v: {"chans": c, "num_pools": v + 1},
+                  widths=tuple(tuple(range(1, 129)) for _ in range(3))),
         ModelSpec("E2E-VarNet", VarNet, small=_VARNET_SMALL, paper=_VARNET_PAPER, citation=_E2E,
                   fixed={"explicit_dc": True}, width=_varnet_width, widths=_TWO_KNOBS),
         ModelSpec("E2E-VarNet (no DC)", VarNet, small=_VARNET_SMALL, paper=_VARNET_PAPER,

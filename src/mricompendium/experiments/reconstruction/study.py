@@ -118,11 +118,13 @@ def train_seeds(
     validation: ValidationSet,
     val_every: int,
     half_budget: bool = True,
+    half_settings: Sequence[str] | None = None,
     device: str = "cpu",
     overrides: dict[str, Any] | None = None,
     indices: Sequence[int] | None = None,
     loss_over_steps: bool = False,
     mask_pool: int = 8,
+    scheduler: str | None = None,
     keep: int = 0,
     trained: Trained | None = None,
     label: str | None = None,
@@ -134,24 +136,27 @@ def train_seeds(
     ``steps // 2`` (through ``fit``'s ``on_step``). Pass ``trained`` to add seeds to an earlier
     result (a rival chosen on validation gets its extra seeds this way). ``label`` names the
     method in rows and curves (default ``name``), e.g. one registry model trained twice.
+    ``half_settings`` limits the half-budget evaluation to those setting labels (the verdict
+    engine needs it only where a primary comparison is made).
     """
     shown = label or name
     out = trained if trained is not None else Trained(shown)
     val_fn = validation_fn(validation.source, validation.samplings, seed=validation.seed,
                            indices=validation.indices, metric=validation.metric)  # fmt: skip
     half = steps // 2
+    at_half = [t for t in settings if half_settings is None or t.label in half_settings]
     for seed in seeds:
         if seed in out.models:
             continue
         snap = {}
         if half_budget and half >= 1:
-            snap = {half: lambda m, s=seed: evaluate_settings(m, shown, settings, train_seed=s,
+            snap = {half: lambda m, s=seed: evaluate_settings(m, shown, at_half, train_seed=s,
                                                               budget=half)[0]}  # fmt: skip
         model, hist = train_model(name, source, samplings, steps=steps, batch_size=batch_size,
                                   lr=lr, seed=seed, device=device, overrides=overrides,
                                   indices=indices, loss_over_steps=loss_over_steps,
-                                  mask_pool=mask_pool, val_fn=val_fn, val_every=val_every,
-                                  on_step=snap)  # fmt: skip
+                                  mask_pool=mask_pool, scheduler=scheduler, val_fn=val_fn,
+                                  val_every=val_every, on_step=snap)  # fmt: skip
         rows, evals = evaluate_settings(model, shown, settings, train_seed=seed, budget=steps,
                                         keep=keep)  # fmt: skip
         out.models[seed], out.histories[seed] = model, hist
