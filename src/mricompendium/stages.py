@@ -13,7 +13,9 @@ mricompendium.verdicts <id>``) and ``report``. A notebook stage depends on its n
 package data they read included), the data stages' outputs it names already, and its params
 sections. It does **not** depend on the verdict rules (:data:`VERDICT_ONLY`) or on the papers'
 reference figures: those feed the verdict stage, so changing them reruns no training. Outputs of
-existing stages are kept as written; new stages get the standard outputs.
+existing stages are kept as written; new stages get the standard outputs. ``plots`` lists the
+PNG folders (each notebook's figures and the verdict stage's effect-vs-budget plots), so that
+``dvc plots show`` renders offline.
 """
 
 from __future__ import annotations
@@ -229,8 +231,10 @@ def build(existing: dict[str, Any] | None = None) -> dict[str, Any]:
     stages["report"] = _report_stage(list(nbs), old.get("report"))
     out = {"stages": stages}
     for key, value in existing.items():
-        if key != "stages":
+        if key not in ("stages", "plots"):
             out[key] = value
+    # Image plots only: `dvc plots show` then renders offline (data plots load vega from a CDN).
+    out["plots"] = ["reports/verdicts"] + [f"reports/figures/{i}" for i in nbs]
     return out
 
 
