@@ -5,8 +5,9 @@ simulator trains its own small CLIP: an image encoder (a 4-layer CNN) and a text
 position embeddings, one transformer layer, mean pooling), both ending in a ``dim``-dimensional
 unit vector, trained with CLIP's symmetric InfoNCE loss and a learnt temperature on scenes drawn
 from **every** category (as CLIP was trained on web data that include the categories an fMRI
-decoder never saw). Each scene is paired with its descriptive caption or, with probability
-``p_template``, with its category template ("an image of a star."), as BrainCLIP's captions are.
+decoder never saw). Each scene is paired with two captions, as in BrainCLIP's caption file: its
+descriptive caption and its category template ("an image of a star."); each step averages the
+image-caption and the image-template losses.
 
 The text side is trained here rather than taken from a pretrained sentence encoder: none ships
 offline in the installed packages, and one that does would pull in ``transformers`` (hundreds of
@@ -79,7 +80,6 @@ class EmbeddingConfig:
         image_size: side of the stimulus images it encodes, pixels.
         n_pairs: training scenes (all categories; 30 % hold a second object).
         steps: optimisation steps; batch_size: pairs per step; lr: Adam learning rate.
-        p_template: probability of pairing a scene with its category template caption.
         seed: seeds the scenes, the initialisation and the batches.
     """
 
@@ -89,7 +89,6 @@ class EmbeddingConfig:
     steps: int = 600
     batch_size: int = 128
     lr: float = 2e-3
-    p_template: float = 0.3
     seed: int = 1234
 
     def key(self) -> str:
@@ -101,17 +100,16 @@ class EmbeddingConfig:
 class ImageEncoder(nn.Module):
     """RGB ``(N, 3, S, S)`` in [0, 1] -> unit vectors ``(N, dim)``; S divisible by 8.
 
-    Four 3x3 convolutions (the last three with stride 2) with batch norm; the final map is
+    Four 3x3 convolutions (strides 2, 2, 1, 2) with batch norm; the final map is
     summarised by global average and max pooling (what is in the image, wherever it is) and by a
     2x2 average pooling of a 1x1 projection (roughly where it is).
     """
 
     def __init__(self, *, dim: int, image_size: int) -> None:
         super().__init__()
-        chans = (3, 24, 48, 64, 64)
+        chans, strides = (3, 32, 64, 64, 64), (2, 2, 1, 2)
         layers: list[nn.Module] = []
-        for i, (a, b) in enumerate(zip(chans[:-1], chans[1:], strict=True)):
-            stride = 1 if i == 0 else 2
+        for a, b, stride in zip(chans[:-1], chans[1:], strides, strict=True):
             layers += [nn.Conv2d(a, b, 3, stride=stride, padding=1), nn.BatchNorm2d(b), nn.GELU()]
         self.features = nn.Sequential(*layers)
         self.where = nn.Sequential(nn.Conv2d(64, 16, 1), nn.AdaptiveAvgPool2d(2), nn.Flatten())
@@ -175,14 +173,19 @@ class JointEmbedding(nn.Module):
         return torch.cat([self.text(tok[i : i + batch]) for i in range(0, len(tok), batch)]).numpy()
 
 
-def _clip_loss(model: JointEmbedding, img: torch.Tensor, tok: torch.Tensor) -> torch.Tensor:
-    """Symmetric InfoNCE; pairs with the same caption (e.g. a shared template) all count as
-    positives, so a template shared by several images in the batch is not a false negative."""
-    zi, zt = model.image(img), model.text(tok)
-    logits = model.logit_scale.clamp(max=np.log(100.0)).exp() * zi @ zt.T
-    same = (tok[:, None, :] == tok[None, :, :]).all(-1).float()
-    target = same / same.sum(1, keepdim=True)
-    return 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target))
+def _clip_loss(model: JointEmbedding, img: torch.Tensor, *texts: torch.Tensor) -> torch.Tensor:
+    """Symmetric InfoNCE of the images against each text batch, averaged; pairs with the same
+    caption (e.g. a shared template) all count as positives, so a template shared by several
+    images in the batch is not a false negative."""
+    zi = model.image(img)
+    scale = model.logit_scale.clamp(max=np.log(100.0)).exp()
+    total = zi.new_zeros(())
+    for tok in texts:
+        logits = scale * zi @ model.text(tok).T
+        same = (tok[:, None, :] == tok[None, :, :]).all(-1).float()
+        target = same / same.sum(1, keepdim=True)
+        total = total + 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target))
+    return total / len(texts)
 
 
 def train_embedding(config: EmbeddingConfig = EmbeddingConfig()) -> tuple[JointEmbedding, dict]:
@@ -204,9 +207,7 @@ def train_embedding(config: EmbeddingConfig = EmbeddingConfig()) -> tuple[JointE
     t0, losses = time.perf_counter(), []
     for _ in range(config.steps):
         idx = torch.from_numpy(rng.choice(config.n_pairs, config.batch_size, replace=False))
-        use_template = torch.from_numpy(rng.random(config.batch_size) < config.p_template)
-        tok = torch.where(use_template[:, None], prompts[idx], captions[idx])
-        loss = _clip_loss(model, images[idx], tok)
+        loss = _clip_loss(model, images[idx], captions[idx], prompts[idx])
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

@@ -159,8 +159,12 @@ def fit_with_library(
     *,
     degree: int = 2,
     ridge: float = 0.0,
+    matrices: list[np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """GLMsingle's HRF step: fit each library HRF, keep per voxel the one with the highest R^2.
+
+    Args:
+        matrices: the design matrices of ``library`` if already computed (one per HRF).
 
     Returns:
         ``(betas (n_trials, V), chosen (V,))``: the chosen library index per voxel.
@@ -168,8 +172,9 @@ def fit_with_library(
     best_r2 = np.full(y.shape[1], -np.inf)
     betas = np.zeros((design.n_trials, y.shape[1]))
     chosen = np.zeros(y.shape[1], dtype=np.int64)
-    for k, hrf in enumerate(library):
-        b, r2 = single_trial_betas(y, design_matrix(design, hrf), degree=degree, ridge=ridge)
+    xs = matrices if matrices is not None else [design_matrix(design, h) for h in library]
+    for k, x in enumerate(xs):
+        b, r2 = single_trial_betas(y, x, degree=degree, ridge=ridge)
         better = r2 > best_r2
         betas[:, better], best_r2[better], chosen[better] = b[:, better], r2[better], k
     return betas, chosen

@@ -19,12 +19,14 @@ an image (NSD's test images are shown three times) are averaged by :func:`averag
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 
 import numpy as np
 
 from mricompendium.data.fmri.embedding import JointEmbedding
 from mricompendium.data.fmri.glm import (
+    RunDesign,
     design_matrix,
     fit_with_library,
     hrf_library,
@@ -159,6 +161,20 @@ def make_subjects(
     return subjects
 
 
+@functools.lru_cache(maxsize=64)
+def _run_matrices(
+    n_trials: int, tr: float, trial_s: float, stim_s: float, n_hrfs: int
+) -> tuple[RunDesign, tuple[np.ndarray, ...], np.ndarray]:
+    """A run's design, its library design matrices and the canonical one (cached, read-only)."""
+    design = trial_design(n_trials, tr=tr, trial_s=trial_s, stim_s=stim_s)
+    mats = tuple(design_matrix(design, h) for h in hrf_library(n_hrfs))
+    for m in mats:
+        m.flags.writeable = False
+    canonical = design_matrix(design)
+    canonical.flags.writeable = False
+    return design, mats, canonical
+
+
 def _simulate_run(
     subject: SubjectModel,
     amplitudes: np.ndarray,
@@ -167,15 +183,14 @@ def _simulate_run(
     rng: np.random.Generator,
 ) -> np.ndarray:
     """Single-trial betas ``(n, V)`` of one run whose trials evoke ``amplitudes`` ``(n, V)``."""
-    design = trial_design(
-        len(amplitudes), tr=config.tr, trial_s=config.trial_s, stim_s=config.stim_s
+    design, mats, canonical = _run_matrices(
+        len(amplitudes), config.tr, config.trial_s, config.stim_s, config.n_hrfs
     )
-    library = hrf_library(config.n_hrfs)
     y = np.zeros((design.n_scans, subject.n_voxels))
-    for k, hrf in enumerate(library):
+    for k, x in enumerate(mats):
         cols = subject.hrf_index == k
         if cols.any():
-            y[:, cols] = design_matrix(design, hrf) @ amplitudes[:, cols]
+            y[:, cols] = x @ amplitudes[:, cols]
     drift = legendre_drift(design.n_scans, 2)[:, 1:]
     y += drift @ rng.normal(0.0, noise.drift_sd_psc, (2, subject.n_voxels))
     y += ar1_noise(
@@ -187,8 +202,9 @@ def _simulate_run(
         shared_rho=noise.shared_rho_per_s**config.tr,
     )
     if config.glm_hrf == "library":
-        return fit_with_library(y, design, library, ridge=config.glm_ridge)[0]
-    return single_trial_betas(y, design_matrix(design), ridge=config.glm_ridge)[0]
+        library = hrf_library(config.n_hrfs)
+        return fit_with_library(y, design, library, ridge=config.glm_ridge, matrices=list(mats))[0]
+    return single_trial_betas(y, canonical, ridge=config.glm_ridge)[0]
 
 
 def simulate_trials(

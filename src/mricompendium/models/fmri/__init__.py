@@ -4,7 +4,7 @@ Networks only: they import torch and nothing else from the package.
 """
 
 from mricompendium.models.fmri.brainclip import BrainCLIPMapper, BrainCLIPOutput
-from mricompendium.models.fmri.losses import CLIPLoss, SoftCLIPLoss
+from mricompendium.models.fmri.losses import CLIPLoss, MindEye2Loss, SoftCLIPLoss
 from mricompendium.models.fmri.mindeye2 import (
     LowLevelDecoder,
     MindEye2,
@@ -18,6 +18,7 @@ __all__ = [
     "CLIPLoss",
     "LowLevelDecoder",
     "MindEye2",
+    "MindEye2Loss",
     "MindEye2Output",
     "ResidualMLP",
     "SoftCLIPLoss",

@@ -51,36 +51,35 @@ def _head(dim: int, out: int) -> nn.Sequential:
 
 
 class LowLevelDecoder(nn.Module):
-    """Latent ``(B, L)`` -> RGB image ``(B, 3, S, S)`` in [0, 1] (S = 4 * 2**n_up).
+    """Latent ``(B, L)`` -> blurry RGB image ``(B, 3, S, S)`` in [0, 1].
 
-    A linear layer to a ``channels x 4 x 4`` map, then ``n_up`` x (nearest 2x upsampling, 3x3
-    convolution, group norm, GELU), halving the channels each time, and a 1x1 convolution with a
-    sigmoid.
+    A linear layer to a ``channels x S/4 x S/4`` map, a 3x3 convolution, nearest 2x upsampling,
+    a 3x3 convolution to ``channels / 2``, a 1x1 convolution to RGB, bilinear 2x upsampling and a
+    sigmoid. Like the paper's low-level pathway it aims at a blurry image (layout, colour,
+    contrast), not detail.
     """
 
-    def __init__(self, latent_dim: int, *, image_size: int = 32, channels: int = 64) -> None:
+    def __init__(self, latent_dim: int, *, image_size: int = 32, channels: int = 32) -> None:
         super().__init__()
-        n_up = (image_size // 4).bit_length() - 1
-        if image_size < 8 or 4 * 2**n_up != image_size:
-            raise ValueError(f"image_size must be 4 * 2**k >= 8, got {image_size}")
-        self.channels = channels
-        self.fc = nn.Linear(latent_dim, channels * 16)
-        layers: list[nn.Module] = []
-        c = channels
-        for _ in range(n_up):
-            nxt = max(c // 2, 8)
-            layers += [
-                nn.Upsample(scale_factor=2, mode="nearest"),
-                nn.Conv2d(c, nxt, 3, padding=1),
-                nn.GroupNorm(min(8, nxt), nxt),
-                nn.GELU(),
-            ]
-            c = nxt
-        layers += [nn.Conv2d(c, 3, 1), nn.Sigmoid()]
-        self.up = nn.Sequential(*layers)
+        if image_size < 8 or image_size % 4:
+            raise ValueError(f"image_size must be a multiple of 4 and >= 8, got {image_size}")
+        self.channels, self.side = channels, image_size // 4
+        half = max(channels // 2, 4)
+        self.fc = nn.Linear(latent_dim, channels * self.side * self.side)
+        self.up = nn.Sequential(
+            nn.GELU(),
+            nn.Conv2d(channels, channels, 3, padding=1),
+            nn.GELU(),
+            nn.Upsample(scale_factor=2, mode="nearest"),
+            nn.Conv2d(channels, half, 3, padding=1),
+            nn.GELU(),
+            nn.Conv2d(half, 3, 1),
+            nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False),
+            nn.Sigmoid(),
+        )
 
     def forward(self, latent: torch.Tensor) -> torch.Tensor:
-        return self.up(self.fc(latent).view(-1, self.channels, 4, 4))
+        return self.up(self.fc(latent).view(-1, self.channels, self.side, self.side))
 
 
 class MindEye2Output(NamedTuple):
