@@ -95,3 +95,30 @@ def test_brainclip_pipeline_holds_novel_categories_out_of_training(world):
     assert all(len(v) == 9 and np.all((v >= 0) & (v <= 1)) for v in m.values())
     ridge = bc.ridge_embeddings(study, alphas=[1.0], n_candidates=300)
     assert ridge.shape == brain.shape
+
+
+def test_real_nsd_style_folder_builds_a_study(tmp_path, world):
+    import h5py
+    import nibabel as nib
+
+    emb, _ = world
+    rng = np.random.default_rng(0)
+    shared = [0, 1, 2, 3]
+    for k, own in enumerate(([10, 11, 12, 13, 14, 15, 16, 17], [20, 21, 22, 23, 24, 25])):
+        d = tmp_path / f"subj0{k + 1}"
+        d.mkdir()
+        images = own + shared + shared  # each shared image twice
+        betas = rng.integers(-500, 500, size=(3, 2, 2, len(images))).astype(np.int16)
+        nib.save(nib.Nifti1Image(betas, np.eye(4)), str(d / "betas_session01.nii.gz"))
+        rows = "\n".join(f"{t},{i}" for t, i in enumerate(images))
+        (d / "stimulus_table.csv").write_text("trial,image\n" + rows)
+    with h5py.File(tmp_path / "nsd_stimuli.hdf5", "w") as f:
+        f["imgBrick"] = rng.integers(0, 255, size=(30, 40, 40, 3), dtype=np.uint8)
+    from mricompendium.experiments.fmri import nsd_mindeye2_study
+
+    study = nsd_mindeye2_study(tmp_path, emb, n_val=2, n_test=3)
+    t = study.subjects["subj01"]
+    assert t.train_x.shape == (6, 12) and t.val_x.shape == (2, 12) and t.test_x.shape == (3, 12)
+    assert study.bank.images.shape[1:] == (3, 32, 32)
+    assert np.array_equal(t.test_idx, study.subjects["subj02"].test_idx)
+    assert "NSD-style" in study.description

@@ -85,8 +85,8 @@ class EmbeddingConfig:
 
     dim: int = 64
     image_size: int = 32
-    n_pairs: int = 4000
-    steps: int = 600
+    n_pairs: int = 8000
+    steps: int = 800
     batch_size: int = 128
     lr: float = 2e-3
     seed: int = 1234

@@ -94,13 +94,13 @@ class StimulusBank:
     """Every image a study shows, with what the simulator and the decoders need of it.
 
     Attributes:
-        scenes: the attribute table; images: ``(N, 3, S, S)`` float32 in [0, 1];
-        features: ``(N, 7, S/2, S/2)`` low-level channels; image_emb / caption_emb /
+        scenes: the attribute table (``None`` for real images); images: ``(N, 3, S, S)`` float32
+        in [0, 1]; features: ``(N, 7, S/2, S/2)`` low-level channels; image_emb / caption_emb /
         prompt_emb: ``(N, D)`` unit joint embeddings of the image, its descriptive caption and its
-        category template; captions: the descriptive captions.
+        category template (zeros where there is no caption); captions: the descriptive captions.
     """
 
-    scenes: Scenes
+    scenes: Scenes | None
     images: np.ndarray
     features: np.ndarray
     image_emb: np.ndarray
@@ -112,19 +112,38 @@ class StimulusBank:
     def build(cls, scenes: Scenes, embedding: JointEmbedding) -> StimulusBank:
         """Render ``scenes`` at the embedding's image size and encode them."""
         images = render(scenes, embedding.config.image_size)
-        captions = scenes.captions()
+        return cls.from_images(
+            images, embedding, scenes=scenes, captions=scenes.captions(), prompts=scenes.prompts()
+        )
+
+    @classmethod
+    def from_images(
+        cls,
+        images: np.ndarray,
+        embedding: JointEmbedding,
+        *,
+        scenes: Scenes | None = None,
+        captions: list[str] | None = None,
+        prompts: list[str] | None = None,
+    ) -> StimulusBank:
+        """A bank of given images ``(N, 3, S, S)`` (e.g. real stimuli), captions optional."""
+        n, dim = len(images), embedding.config.dim
+
+        def text(t: list[str] | None) -> np.ndarray:
+            return embedding.encode_text(t) if t else np.zeros((n, dim), np.float32)
+
         return cls(
             scenes=scenes,
             images=images,
             features=feature_maps(images),
             image_emb=embedding.encode_images(images),
-            caption_emb=embedding.encode_text(captions),
-            prompt_emb=embedding.encode_text(scenes.prompts()),
-            captions=captions,
+            caption_emb=text(captions),
+            prompt_emb=text(prompts),
+            captions=list(captions or []),
         )
 
     def __len__(self) -> int:
-        return len(self.scenes)
+        return len(self.images)
 
 
 def make_subjects(

@@ -7,7 +7,13 @@
 """
 
 from mricompendium.experiments.fmri.common import Ridge, fit_ridge, rows_from_metrics
-from mricompendium.experiments.fmri.study import Study, SubjectSet, brainclip_study, mindeye2_study
+from mricompendium.experiments.fmri.study import (
+    Study,
+    SubjectSet,
+    brainclip_study,
+    mindeye2_study,
+    nsd_mindeye2_study,
+)
 
 __all__ = [
     "Ridge",
@@ -16,5 +22,6 @@ __all__ = [
     "brainclip_study",
     "fit_ridge",
     "mindeye2_study",
+    "nsd_mindeye2_study",
     "rows_from_metrics",
 ]

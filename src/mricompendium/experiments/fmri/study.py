@@ -4,15 +4,19 @@ A :class:`Study` holds one :class:`~mricompendium.data.fmri.simulate.StimulusBan
 shown, with its embeddings) and per subject a :class:`SubjectSet`: single-trial training betas,
 single-trial validation betas (monitoring only), and test betas averaged over repeats, each with
 the bank index of its image. Test images are shared by all subjects (NSD's shared 1,000); every
-subject's training images are its own.
+subject's training images are its own. :func:`nsd_mindeye2_study` builds the same from real
+NSD-style files.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
+from pathlib import Path
 
 import numpy as np
 
+from mricompendium.data.errors import DataError
 from mricompendium.data.fmri import (
     CATEGORIES,
     JointEmbedding,
@@ -25,9 +29,16 @@ from mricompendium.data.fmri import (
     sample_scenes,
     simulate_trials,
 )
+from mricompendium.data.fmri.nsd import NSDSubject, load_nsd_images, load_nsd_subject
 from mricompendium.data.fmri.voxels import SubjectModel
 
-__all__ = ["Study", "SubjectSet", "brainclip_study", "mindeye2_study"]
+__all__ = [
+    "Study",
+    "SubjectSet",
+    "brainclip_study",
+    "mindeye2_study",
+    "nsd_mindeye2_study",
+]
 
 
 @dataclasses.dataclass
@@ -198,3 +209,79 @@ def brainclip_study(
         f"{sim.tr:g} s; {noise.summary(sim.tr)}."
     )
     return Study(bank, {model.name: subject}, model.name, novel, text)
+
+
+def _real_set(
+    s: NSDSubject,
+    shared: np.ndarray,
+    test_ids: np.ndarray,
+    sessions: int | None,
+    n_val: int,
+    bank_ids: np.ndarray,
+) -> SubjectSet:
+    """Split one real subject: test = ``test_ids`` (repeats averaged); train = trials of its
+    first ``sessions`` sessions showing no shared image, the last ``n_val`` kept for validation."""
+    is_test = np.isin(s.image, test_ids)
+    limit = np.inf if sessions is None else sessions
+    train = np.flatnonzero(~np.isin(s.image, shared) & (s.session < limit))
+    if train.size <= n_val + 1:
+        raise DataError(s.files[0], f"{s.name}: {train.size} training trials, need > {n_val + 1}")
+    val, train = train[train.size - n_val :], train[: train.size - n_val]
+    test_img, test_x = average_repeats(s.betas[is_test], s.image[is_test])
+
+    def where(ids: np.ndarray) -> np.ndarray:
+        return np.searchsorted(bank_ids, ids)
+
+    return SubjectSet(
+        s.name,
+        s.betas[train],
+        where(s.image[train]),
+        s.betas[val],
+        where(s.image[val]),
+        test_x,
+        where(test_img),
+    )
+
+
+def nsd_mindeye2_study(
+    folder: str | os.PathLike[str],
+    embedding: JointEmbedding,
+    *,
+    target_sessions: int = 1,
+    pretrain_sessions: int | None = None,
+    n_val: int = 50,
+    n_test: int = 300,
+) -> Study:
+    """MindEye2's design on real NSD-style data: ``folder`` holds ``subjNN/`` folders (read by
+    :func:`~mricompendium.data.fmri.nsd.load_nsd_subject`) and ``nsd_stimuli.hdf5``; the first
+    subject is the new one. Images every subject saw are never trained on (NSD's shared images);
+    at most ``n_test`` of them form the test set."""
+    root = Path(folder)
+    dirs = sorted(d for d in root.iterdir() if d.is_dir() and d.name.startswith("subj"))
+    if len(dirs) < 2:
+        raise FileNotFoundError(f"{root}: need >= 2 subject folders subjNN/, found {len(dirs)}")
+    real = [
+        load_nsd_subject(d, subject=int(d.name[4:]) if d.name[4:].isdigit() else None) for d in dirs
+    ]
+    shared = np.array(sorted(set.intersection(*(set(s.image.tolist()) for s in real))))
+    if shared.size < 2:
+        raise DataError(root, "fewer than 2 images were seen by every subject: no shared test set")
+    test_ids = shared[:n_test]
+    ids = np.unique(np.concatenate([s.image for s in real]))
+    images = load_nsd_images(root / "nsd_stimuli.hdf5", ids, embedding.config.image_size)
+    bank = StimulusBank.from_images(images, embedding)
+    subjects = {}
+    for i, s in enumerate(real):
+        sessions = target_sessions if i == 0 else pretrain_sessions
+        subjects[s.name] = _real_set(s, shared, test_ids, sessions, n_val if i == 0 else 0, ids)
+    target = real[0].name
+    t = subjects[target]
+    voxels = ", ".join(f"{s.name} {s.n_voxels}" for s in subjects.values())
+    text = (
+        f"NSD-style single-trial betas from {root} ({len(real)} subjects; voxels: {voxels}); new "
+        f"subject {target}: first {target_sessions} session(s), {len(t.train_idx)} training and "
+        f"{len(t.val_idx)} validation trials; pretraining on the others' "
+        f"{'sessions' if pretrain_sessions is None else f'first {pretrain_sessions} sessions'}; "
+        f"{len(test_ids)} test images seen by every subject, repeats averaged."
+    )
+    return Study(bank, subjects, target, (), text)
