@@ -204,6 +204,11 @@ def _type_name(value: Any) -> str:
     return type(value).__name__
 
 
+def _a(value: Any) -> str:
+    name = _type_name(value)
+    return f"an {name}" if name[0] in "aeiou" else f"a {name}"
+
+
 def _type_problem(default: Any, value: Any) -> str | None:
     """Why ``value`` cannot stand for ``default`` (int for float is fine, bool for int is not)."""
     if default is None:
@@ -219,12 +224,12 @@ def _type_problem(default: Any, value: Any) -> str | None:
         if ok and default and len({type(d) for d in default}) == 1:
             bad = next((v for v in value if _type_problem(default[0], v)), None)
             if bad is not None:
-                return f"item {bad!r} is a {_type_name(bad)}, expected {_type_name(default[0])}"
+                return f"item {bad!r} is {_a(bad)}, expected {_type_name(default[0])}"
     else:
         ok = isinstance(value, type(default))
     if ok:
         return None
-    return f"{value!r} is a {_type_name(value)}, expected a {_type_name(default)} like {default!r}"
+    return f"{value!r} is {_a(value)}, expected {_a(default)} like {default!r}"
 
 
 def _rule_for(param: Parameter) -> Rule | None:

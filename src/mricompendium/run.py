@@ -126,7 +126,8 @@ def check_run(
         glob, own = load_sections(nb_id)
         given = {**dict(overrides or {}), **parse_sets(sets, cell)}
     except (FileNotFoundError, FileExistsError, KeyError, ValueError, SyntaxError) as e:
-        raise RunError([f"{nb_id}: {str(e).strip(chr(34) + chr(39))}"]) from e
+        text = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
+        raise RunError([f"{nb_id}: {text}"]) from e
     skipped = sorted(k for k in glob if k not in cell)
     if skipped:
         log.info("%s: global parameters it does not define, not passed: %s", nb_id, skipped)

@@ -5,6 +5,7 @@ Shared by the data-check, user-data and README-command tests.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import h5py
@@ -92,12 +93,26 @@ def reorient(data: np.ndarray, affine: np.ndarray, codes: str) -> tuple[np.ndarr
     return np.ascontiguousarray(out), affine @ inv_ornt_aff(ornt, data.shape)
 
 
-def template_volume(spacing_mm: float = 4.0) -> tuple[np.ndarray, np.ndarray]:
-    """The MNI T1 template (RAS+) and its affine at ``spacing_mm``."""
-    from mricompendium.data.template import mni152
+@functools.cache
+def _template(block: int) -> tuple[np.ndarray, np.ndarray]:
+    import importlib.util
 
-    t = mni152(spacing_mm)
-    return np.array(t.t1, dtype=np.float32), t.affine
+    spec = importlib.util.find_spec("nilearn")  # the file nilearn ships, without importing it
+    assert spec is not None and spec.submodule_search_locations
+    folder = Path(spec.submodule_search_locations[0]) / "datasets" / "data"
+    img = nib.load(folder / "mni_icbm152_t1_tal_nlin_sym_09a_converted.nii.gz")
+    data = np.asarray(img.dataobj, dtype=np.float32)
+    x, y, z = (n // block * block for n in data.shape)
+    data = data[:x, :y, :z].reshape(x // block, block, y // block, block, z // block, block)
+    affine = img.affine.copy()
+    affine[:3, :3] *= block
+    return data.mean(axis=(1, 3, 5)), affine
+
+
+def template_volume(block: int = 4) -> tuple[np.ndarray, np.ndarray]:
+    """The MNI T1 template (RAS+, 1 mm, shipped by nilearn) block-averaged, and its affine."""
+    data, affine = _template(block)
+    return data.copy(), affine.copy()
 
 
 def write_nifti(path: Path, *, orientation: str = "RAS", scale: float = 100.0) -> Path:

@@ -140,10 +140,10 @@ def describe_kspace_source(
 def _check_split(path: Path, files: list[Path], n_test: int, src: Source) -> None:
     if len(files) > n_test:
         return
-    what = "a single file" if path.is_file() else f"{len(files)} file(s)"
+    what = "is a single file" if path.is_file() else f"holds {len(files)} .h5 file(s)"
     raise DataError(
         path,
-        f"{what} = {len(files)} volume(s): cannot hold out {src.split_from}={n_test} for testing "
+        f"{what} (one volume per file): cannot hold out {src.split_from}={n_test} for testing "
         f"and keep one for training; give a folder of at least {n_test + 1} volumes",
     )
 
