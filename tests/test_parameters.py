@@ -112,3 +112,13 @@ def test_set_values_are_typed_like_the_default(tmp_path: Path) -> None:
     assert parameters.coerce(cell, "image_size", "64") == 64
     assert parameters.coerce(cell, "accelerations", "[4, 8]") == [4, 8]
     assert parameters.coerce(cell, "use_amp", "true") is True
+
+
+def test_sampling_rules_follow_the_kspace_module(tmp_path: Path) -> None:
+    from mricompendium.data import kspace
+
+    assert parameters.SAMPLING_PATTERNS == kspace.PATTERNS
+    rule = parameters.RULES["*_samplings"]
+    assert rule.violation(["poisson_2d@8", "equispaced_1d@4,cf=0.08", "gaussian_2d@6x"]) is None
+    assert "does not match" in rule.violation(["poisson@8"])
+    assert "not one of" in parameters.RULES["pattern"].violation("equispaced")

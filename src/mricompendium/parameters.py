@@ -86,9 +86,17 @@ class Rule:
         return None
 
 
+# The sampling patterns of mricompendium.data.kspace.PATTERNS (a test keeps them equal; this
+# module does not import torch, so a bad key fails in a fraction of a second).
+SAMPLING_PATTERNS = ("equispaced_1d", "random_1d", "poisson_2d", "gaussian_2d")
+_SAMPLING = rf"({'|'.join(SAMPLING_PATTERNS)})@[0-9.]+x?(\s*,\s*(cf|calib)=[0-9.]+)*"
+
 # Declared ranges, by parameter name (fnmatch patterns; the first match wins).
 RULES: dict[str, Rule] = {
     "device": Rule(pattern=r"auto|cpu|mps|cuda(:\d+)?"),
+    "pattern": Rule(choices=SAMPLING_PATTERNS),
+    "*_samplings": Rule(pattern=_SAMPLING),
+    "*_setting": Rule(pattern=_SAMPLING),
     "data_format": Rule(choices=("fastmri", "calgary_campinas")),
     "scale": Rule(choices=("small", "paper")),
     "image_size": Rule(lo=8, hi=4096),

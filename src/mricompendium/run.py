@@ -20,6 +20,7 @@ executed notebook is kept beside it.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import re
@@ -27,7 +28,7 @@ import shutil
 import sys
 import time
 import traceback
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -142,7 +143,8 @@ def check_run(
         problems.append(parameters.Problem("output_dir", "is set by mricompendium.run"))
     if problems:
         raise RunError([p.line(nb_id) for p in problems])
-    return Checked(nb_id, notebook, params, _check_data(nb_id, params) if data else [])
+    effective = {**{k: p.default for k, p in cell.items()}, **params}  # what the kernel will see
+    return Checked(nb_id, notebook, params, _check_data(nb_id, effective) if data else [])
 
 
 def _check_data(nb_id: str, params: dict[str, Any]) -> list[str]:
@@ -269,18 +271,41 @@ def run_notebook(
     params = {**checked.params, "output_dir": str(staging)}
     executed = staging / f"{nb_id}.ipynb"
     start = time.perf_counter()
+    kernel_err = staging / "kernel.stderr"
     try:
-        _execute(checked.notebook, executed, params, kernel)
+        with _stderr_to(kernel_err):  # the kernel's own messages go to the log, not the terminal
+            _execute(checked.notebook, executed, params, kernel)
         if not any((staging / sub / f"{nb_id}.json").exists() for sub in ("records", "metrics")):
             raise RuntimeError(f"finished without writing records/{nb_id}.json")
         written = _publish(staging, executed, nb_id, reports)
     except Exception as exc:
         line = _failure_line(nb_id, checked.notebook, exc)
-        raise RunError([line], _write_log(nb_id, exc, executed, params, line)) from exc
+        log_path = _write_log(nb_id, exc, executed, params, line)
+        if kernel_err.exists() and kernel_err.stat().st_size:
+            with log_path.open("a") as f:
+                f.write(
+                    "\nkernel stderr:\n" + _ANSI.sub("", kernel_err.read_text(errors="replace"))
+                )
+        raise RunError([line], log_path) from exc
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     log.info("%s: %.1f s, wrote %d paths", nb_id, time.perf_counter() - start, len(written))
     return written
+
+
+@contextlib.contextmanager
+def _stderr_to(path: Path) -> Iterator[None]:
+    """Send file descriptor 2 (this process's and its children's stderr) to ``path``."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with path.open("wb") as f:
+            os.dup2(f.fileno(), 2)
+            yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def _execute(notebook: Path, executed: Path, params: dict[str, Any], kernel: str | None) -> None:
