@@ -145,3 +145,30 @@ def test_publish_takes_exactly_this_notebooks_files(project: Path) -> None:
     expected = [f"{sub}/{n}" for sub in run.SUBFOLDERS for n in ("toy.csv", "toy.json")]
     expected += [f"{sub}/toy_curve.csv" for sub in run.SUBFOLDERS] + ["notebooks/toy.ipynb"]
     assert got == sorted(expected)
+
+
+def test_unforeseen_errors_are_one_line_and_a_log(
+    project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("disk full\nmore detail")
+
+    monkeypatch.setattr(run, "check_run", broken)
+    assert run.main(["toy", "--dry"]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == "toy: RuntimeError: disk full" and err[1].startswith("log: .scratch/logs/")
+    assert "more detail" in (project / err[1].removeprefix("log: ")).read_text()
+
+
+def test_a_data_path_missing_from_the_stage_deps_is_warned_under_dvc(
+    project: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    (project / "dvc.yaml").write_text("stages:\n  toy:\n    cmd: x\n    deps: [notebooks]\n")
+    monkeypatch.setenv("DVC_STAGE", "toy")
+    with caplog.at_level("WARNING", logger="mricompendium.run"):
+        run._warn_untracked("toy", {"data_path": "data/user/ixi"})
+    assert "data/user/ixi is not a dependency of stage toy" in caplog.text
+    caplog.clear()
+    monkeypatch.delenv("DVC_STAGE")
+    run._warn_untracked("toy", {"data_path": "data/user/ixi"})
+    assert caplog.text == ""

@@ -358,12 +358,20 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         run_notebook(args.nb_id, sets=args.set, kernel=args.kernel)
     except RunError as e:
-        for line in e.lines:
-            print(line, file=sys.stderr)
-        if e.log_path is not None:
-            print(f"log: {_show(e.log_path)}", file=sys.stderr)
+        _report(e.lines, e.log_path)
+        return 1
+    except Exception as e:  # unforeseen: still one line, the traceback in the log
+        line = f"{args.nb_id}: {type(e).__name__}: {str(e).strip()}".splitlines()[0]
+        _report([line], _write_log(args.nb_id, e, None, {}, line))
         return 1
     return 0
+
+
+def _report(lines: Sequence[str], log_path: Path | None) -> None:
+    for line in lines:
+        print(line, file=sys.stderr)
+    if log_path is not None:
+        print(f"log: {_show(log_path)}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -102,3 +102,24 @@ def test_nifti_sources(tmp_path: Path) -> None:
     single = write_nifti(tmp_path / "one.nii.gz")
     with pytest.raises(DataError, match=r"one\.nii\.gz: is a single NIfTI volume.*\(data_path\)"):
         check_sources({"image_size": 32, "data_path": str(single)})
+
+
+def test_run_refuses_the_issues_real_data_cases_by_name(tmp_path: Path) -> None:
+    """A single fastMRI file for cirim; an 8-coil folder for a 12-coil anchor (no kernel)."""
+    from mricompendium import run
+
+    one = _fastmri_dir(tmp_path / "one", coils=(8,)) / "file_brain_0.h5"
+    with pytest.raises(run.RunError) as failed:
+        run.check_run("cirim", sets=[f"data_path={one}", "image_size=32"])
+    (line,) = failed.value.lines
+    assert line.startswith(f"cirim: {one}: is a single file") and "n_test_volumes=1" in line
+    cc8 = tmp_path / "cc8"
+    cc8.mkdir()
+    for i in range(2):
+        write_cc(cc8 / f"e{i}.h5", coils=8, shape=(40, 34), seed=i)
+    with pytest.raises(run.RunError) as failed:
+        run.check_run("multicoil_generalisation", sets=[f"data_path={cc8}", "image_size=32"])
+    assert failed.value.lines == [
+        f"multicoil_generalisation: {cc8 / 'e0.h5'}: has 8 coils, fewer than train_coils=12 "
+        "(data_path)"
+    ]
