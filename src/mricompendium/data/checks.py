@@ -2,8 +2,8 @@
 
 ``mricompendium.run`` calls :func:`check_sources` with the parameters it will inject (also with
 ``--dry``). The checks read file metadata (HDF5 shapes, ISMRMRD and NIfTI headers) for every file
-and then load a little through the same public loaders the notebooks call
-(:func:`mricompendium.data.kspace.load_kspace_source`,
+and then load a little through the same public loaders the notebooks call (``load_kspace_source``
+of ``mricompendium.data.recon``, or of the older ``mricompendium.data.kspace``, and
 :func:`mricompendium.data.user_data.axial_slices`), so a run that passes them does not fail
 later on a wrong format, a single file that cannot be split, a coil count or an image size.
 
@@ -14,7 +14,7 @@ volumes held out for testing.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -138,7 +138,7 @@ def describe_kspace_source(
 
 
 def _check_split(path: Path, files: list[Path], n_test: int, src: Source) -> None:
-    if len(files) > n_test:
+    if len(files) > n_test or (len(files) == 1 and _kspace_loader()[1]):
         return
     what = "is a single file" if path.is_file() else f"holds {len(files)} .h5 file(s)"
     raise DataError(
@@ -172,12 +172,27 @@ def _check_coils(
             )
 
 
+def _kspace_loader() -> tuple[Callable[..., Any], bool]:
+    """The notebooks' ``load_kspace_source``, and whether its split accepts a single volume.
+
+    ``mricompendium.data.recon`` (the reconstruction package) splits one volume by slices;
+    the older ``mricompendium.data.kspace`` needs one volume more than it holds out.
+    """
+    try:
+        from mricompendium.data.recon import load_kspace_source
+
+        return load_kspace_source, True
+    except ImportError:
+        from mricompendium.data.kspace import load_kspace_source
+
+        return load_kspace_source, False
+
+
 def _load_sample(
     path: Path, files: list[Path], data_format: str, size: int | None, coils: int | None
 ) -> None:
     """Load one slice of up to two files through the notebooks' own loader."""
-    from mricompendium.data.kspace import load_kspace_source
-
+    load_kspace_source, _ = _kspace_loader()
     sample = path if len(files) <= 2 else files[0]
     try:
         load_kspace_source(
