@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -65,7 +64,12 @@ def _dvc(capsys: pytest.CaptureFixture[str], *args: str) -> str:
 
 
 def _changed(capsys: pytest.CaptureFixture[str]) -> set[str]:
-    return set(json.loads(_dvc(capsys, "status", "--json") or "{}"))
+    # DVC's Python API, not its printed output: DVC's console keeps the stdout it first saw,
+    # which another test's in-process DVC call may have set before capsys could capture it.
+    from dvc.repo import Repo
+
+    with Repo(".") as repo:
+        return set(repo.status())
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # pygtrie, inside DVC
