@@ -2,8 +2,9 @@
 
 Protocol (our reading of the paper, scaled): pretrain one model on every subject but the new one
 (each step draws a sub-batch from every pretraining subject through its own linear map), then add
-a linear map for the new subject and fine-tune the whole model on its single session; compare it
-with the same architecture trained on that session alone and with ridge regression. Test images
+a linear map for the new subject, align it with the shared network frozen and fine-tune the whole
+model on its single session (:func:`finetune`); compare it with the same architecture trained on
+that session alone (:func:`train_on_subject`) and with ridge regression. Test images
 are shared and their betas averaged over repeats; retrieval uses the contrastive head, the
 reconstructions are the low-level pathway's images.
 """
@@ -31,6 +32,7 @@ __all__ = [
     "TrainConfig",
     "build_mindeye2",
     "evaluate_predictions",
+    "finetune",
     "predict",
     "pretrain",
     "ridge_predictions",
@@ -52,7 +54,12 @@ CONFIGS: dict[str, dict[str, Any]] = {
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
-    """Optimisation of one MindEye2 training stage (AdamW, cosine schedule)."""
+    """Optimisation of one MindEye2 training stage (AdamW, cosine schedule).
+
+    ``subject_l2`` adds a ridge penalty on the subject-specific linear maps (the paper calls that
+    layer a ridge regression): ``subject_l2`` times the mean over latent units of the squared norm
+    of their voxel weights, summed over the subjects in the batch.
+    """
 
     steps: int
     batch_size: int = 64
@@ -61,6 +68,7 @@ class TrainConfig:
     temperature: float = 0.05
     prior_weight: float = 30.0
     lowlevel_weight: float = 1.0
+    subject_l2: float = 0.0
     val_every: int = 25
 
 
@@ -95,7 +103,12 @@ def _loss(cfg: TrainConfig) -> Callable[[MindEye2, dict], torch.Tensor]:
         heads = [
             torch.cat([getattr(o, k) for o in outs]) for k in ("contrastive", "prior", "image")
         ]
-        return objective(*heads, torch.cat(batch["emb"]), torch.cat(batch["img"]))
+        loss = objective(*heads, torch.cat(batch["emb"]), torch.cat(batch["img"]))
+        if cfg.subject_l2 > 0:
+            for s in batch["subjects"]:
+                w = model.subject_maps[s].weight
+                loss = loss + cfg.subject_l2 * w.pow(2).sum() / w.shape[0]
+        return loss
 
     return loss_fn
 
@@ -188,6 +201,66 @@ def train_on_subject(
         val_every=cfg.val_every,
         on_step=on_step,
     )
+
+
+def _merge(first: training.History, second: training.History) -> training.History:
+    """One history for two consecutive training phases (steps of the second shifted)."""
+    off = first.steps
+    return dataclasses.replace(
+        second,
+        losses=first.losses + second.losses,
+        lrs=first.lrs + second.lrs,
+        steps=off + second.steps,
+        wall_s=first.wall_s + second.wall_s,
+        val_steps=first.val_steps + [off + s for s in second.val_steps],
+        val=first.val + second.val,
+        snapshots={**first.snapshots, **{off + k: v for k, v in second.snapshots.items()}},
+    )
+
+
+def finetune(
+    model: MindEye2,
+    study: Study,
+    subject: str,
+    align: TrainConfig,
+    tune: TrainConfig,
+    *,
+    seed: int,
+    device: torch.device | str,
+    on_step: dict[int, Callable[[MindEye2], Any]] | None = None,
+) -> training.History:
+    """Fine-tune a pretrained model on a new subject, in two phases.
+
+    1. **Alignment** (``align.steps``): only the new subject's linear map is trained, the shared
+       network frozen, so that the new voxels land where the shared latent expects them.
+    2. **Fine-tuning** (``tune.steps``): every parameter, at ``tune.lr``.
+
+    Our choice: the paper fine-tunes the whole model at once; at this scale that overfit within a
+    few dozen steps (the new map starts random and its gradients rewrite the shared network).
+    ``on_step`` keys count steps over both phases; the history covers both.
+    """
+    s = study.subjects[subject]
+    if subject not in model.subject_maps:
+        torch.manual_seed(seed + 7919)
+        model.add_subject(subject, s.n_voxels)
+    hooks = on_step or {}
+    prefix = f"subject_maps.{subject}."
+    frozen = [p for n, p in model.named_parameters() if not n.startswith(prefix)]
+    for p in frozen:
+        p.requires_grad_(False)
+    try:
+        first = train_on_subject(
+            model, study, subject, align, seed=seed, device=device,
+            on_step={k: f for k, f in hooks.items() if k <= align.steps},
+        )  # fmt: skip
+    finally:
+        for p in frozen:
+            p.requires_grad_(True)
+    second = train_on_subject(
+        model, study, subject, tune, seed=seed + 1, device=device,
+        on_step={k - align.steps: f for k, f in hooks.items() if k > align.steps},
+    )  # fmt: skip
+    return _merge(first, second)
 
 
 @torch.no_grad()

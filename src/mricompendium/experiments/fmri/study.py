@@ -43,7 +43,11 @@ __all__ = [
 
 @dataclasses.dataclass
 class SubjectSet:
-    """One subject's betas ``(n, V)`` float32 and bank indices ``(n,)`` per split."""
+    """One subject's betas ``(n, V)`` float32 and bank indices ``(n,)`` per split.
+
+    ``single_trial_r`` (simulated subjects): the median over voxels of the correlation between
+    the training single-trial betas and the noise-free responses, a single-trial SNR measure.
+    """
 
     name: str
     train_x: np.ndarray
@@ -53,6 +57,7 @@ class SubjectSet:
     test_x: np.ndarray
     test_idx: np.ndarray
     model: SubjectModel | None = None
+    single_trial_r: float | None = None
 
     @property
     def n_voxels(self) -> int:
@@ -106,9 +111,13 @@ def _subject_set(
     shown = np.random.default_rng(order_seed).permutation(np.repeat(splits["test"], test_repeats))
     test_b, _ = simulate_trials(subject, bank, shown, sim, noise, seed=test_seed)
     test_idx, test_x = average_repeats(test_b, shown)
+    amp = subject.amplitudes(bank.features[splits["train"]], bank.image_emb[splits["train"]])
+    a, b = amp - amp.mean(0), train_x - train_x.mean(0)
+    r = (a * b).sum(0) / np.sqrt((a * a).sum(0) * (b * b).sum(0) + 1e-12)
     return SubjectSet(
-        subject.name, train_x, splits["train"], val_x, val_idx, test_x, test_idx, subject
-    )
+        subject.name, train_x, splits["train"], val_x, val_idx, test_x, test_idx, subject,
+        float(np.median(r)),
+    )  # fmt: skip
 
 
 def _bank(parts: list[Scenes], embedding: JointEmbedding) -> tuple[StimulusBank, list[np.ndarray]]:
@@ -154,6 +163,7 @@ def mindeye2_study(
         )
     target = models[0].name
     voxels = ", ".join(f"{s.name} {s.n_voxels}" for s in subjects.values())
+    snr = ", ".join(f"{s.single_trial_r:.2f}" for s in subjects.values())
     text = (
         f"Simulated fMRI of {n_subjects} subjects (voxels: {voxels}) viewing procedural scenes "
         f"({sim.image_size}x{sim.image_size} px, {len(CATEGORIES)} shape categories); one session "
@@ -161,7 +171,9 @@ def mindeye2_study(
         f"training plus {n_val} validation trials; the other {n_subjects - 1} subjects: "
         f"{pretrain_sessions} sessions each for pretraining; {n_test} shared test images shown "
         f"{test_repeats} times each, betas averaged; single-trial betas from a GLM with a "
-        f"{sim.n_hrfs}-HRF library at TR {sim.tr:g} s; {noise.summary(sim.tr)}."
+        f"{sim.n_hrfs}-HRF library at TR {sim.tr:g} s; {noise.summary(sim.tr)}; stimulus-driven "
+        f"SD {sim.signal_psc:g} % signal change, giving a median single-trial correlation with "
+        f"the noise-free response of {snr} (subjects in order)."
     )
     return Study(bank, subjects, target, (), text)
 
@@ -206,7 +218,9 @@ def brainclip_study(
         f"{n_novel} novel categories ({names}) never appear in fMRI training; test: "
         f"{n_test_seen} seen-category and {n_test_novel} novel-category images shown "
         f"{test_repeats} times each, betas averaged; GLM with a {sim.n_hrfs}-HRF library at TR "
-        f"{sim.tr:g} s; {noise.summary(sim.tr)}."
+        f"{sim.tr:g} s; {noise.summary(sim.tr)}; stimulus-driven SD {sim.signal_psc:g} % signal "
+        f"change, giving a median single-trial correlation with the noise-free response of "
+        f"{subject.single_trial_r:.2f}."
     )
     return Study(bank, {model.name: subject}, model.name, novel, text)
 
