@@ -120,3 +120,21 @@ def test_subject_folder_is_loaded_and_zscored_per_session(tmp_path):
     assert np.allclose(s.betas[:6].mean(0), 0, atol=1e-5) and s.image[-1] == 30
     with pytest.raises(FileNotFoundError, match="betas_session"):
         nsd.load_nsd_subject(tmp_path)
+
+
+def test_describe_nsd_folder_checks_the_layout(tmp_path):
+    with pytest.raises(DataError, match="subject folders"):
+        nsd.describe_nsd_folder(tmp_path)
+    rng = np.random.default_rng(3)
+    for name in ("subj01", "subj02"):
+        (tmp_path / name).mkdir()
+        _write_nifti(tmp_path / name / "betas_session01.nii.gz", _betas(rng, 2))
+    with pytest.raises(DataError, match="stimulus_table.csv"):
+        nsd.describe_nsd_folder(tmp_path)
+    for name in ("subj01", "subj02"):
+        (tmp_path / name / "stimulus_table.csv").write_text("trial,image\n0,1\n1,2\n")
+    with pytest.raises(FileNotFoundError, match="nsd_stimuli.hdf5"):
+        nsd.describe_nsd_folder(tmp_path)
+    with h5py.File(tmp_path / "nsd_stimuli.hdf5", "w") as f:
+        f["imgBrick"] = np.zeros((3, 4, 4, 3), np.uint8)
+    assert nsd.describe_nsd_folder(tmp_path).startswith("2 subjects (subj01: 1 sessions")

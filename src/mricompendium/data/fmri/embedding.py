@@ -25,6 +25,7 @@ import json
 import logging
 import os
 import re
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -44,6 +45,7 @@ from mricompendium.data.fmri.stimuli import (
     POSITIONS,
     SIZES,
     TEXTURES,
+    category_prompt,
     sample_scenes,
 )
 
@@ -92,9 +94,13 @@ class EmbeddingConfig:
     seed: int = 1234
 
     def key(self) -> str:
-        """A short hash of the configuration (names the cache file)."""
-        text = json.dumps(dataclasses.asdict(self), sort_keys=True) + f"|vocab={len(VOCAB)}"
-        return hashlib.sha256(text.encode()).hexdigest()[:12]
+        """A short hash of the configuration and of the code that trains it (names the cache
+        file), so that a changed encoder, caption grammar or renderer is never read from a stale
+        cache."""
+        h = hashlib.sha256(json.dumps(dataclasses.asdict(self), sort_keys=True).encode())
+        for module in (__name__, render.__module__, sample_scenes.__module__):
+            h.update(Path(sys.modules[module].__file__).read_bytes())
+        return h.hexdigest()[:12]
 
 
 class ImageEncoder(nn.Module):
@@ -224,9 +230,7 @@ def _quality(model: JointEmbedding, config: EmbeddingConfig) -> dict[str, float]
     zi = model.encode_images(render(test, config.image_size))
     zt = model.encode_text(test.captions())
     sim = zi[:100] @ zt[:100].T
-    zc = model.encode_text(
-        [f"an image of {'an' if c[0] in 'aeiou' else 'a'} {c}." for c in CATEGORIES]
-    )
+    zc = model.encode_text([category_prompt(c) for c in CATEGORIES])
     return {
         "caption_top1_among_100": float(np.mean(sim.argmax(1) == np.arange(100))),
         "zero_shot_category_acc": float(np.mean((zi @ zc.T).argmax(1) == test.labels)),

@@ -35,6 +35,7 @@ from mricompendium.data.loaders import load_nifti
 __all__ = [
     "NSD_BETA_SCALE",
     "NSDSubject",
+    "describe_nsd_folder",
     "load_betas",
     "load_mask",
     "load_nsd_images",
@@ -252,3 +253,34 @@ def load_nsd_subject(
         raise DataError(used[0], f"lists {len(image)} trials but the betas hold {len(betas)}")
     read = files + used + ([mask_file] if mask is not None else [])
     return NSDSubject(folder.name, betas.astype(np.float32), session, image[: len(betas)], read)
+
+
+def describe_nsd_folder(folder: PathLike) -> str:
+    """Check a MindEye2 ``data_path`` quickly (layout, headers; no betas loaded) and describe it.
+
+    Raises:
+        FileNotFoundError: ``folder`` or a required file does not exist.
+        DataError: fewer than two subject folders, a subject without a stimulus table or design
+            file, or an ``nsd_stimuli.hdf5`` without ``imgBrick``.
+    """
+    import h5py
+
+    root = _exists(folder)
+    dirs = sorted(d for d in root.iterdir() if d.is_dir() and d.name.startswith("subj"))
+    if len(dirs) < 2:
+        raise DataError(root, f"needs >= 2 subject folders subjNN/, found {len(dirs)}")
+    parts = []
+    for d in dirs:
+        files = _session_files(d)
+        if not (d / "stimulus_table.csv").exists() and not (root / "nsd_expdesign.mat").exists():
+            raise DataError(d, "has no stimulus_table.csv and the folder no nsd_expdesign.mat")
+        parts.append(f"{d.name}: {len(files)} sessions")
+    stim = _exists(root / "nsd_stimuli.hdf5")
+    try:
+        with h5py.File(stim, "r") as f:
+            if "imgBrick" not in f:
+                raise DataError(stim, "has no dataset 'imgBrick'")
+            shape = f["imgBrick"].shape
+    except OSError as err:
+        raise DataError(stim, f"not a readable HDF5 file ({err})") from err
+    return f"{len(dirs)} subjects ({', '.join(parts)}); nsd_stimuli.hdf5 imgBrick {shape}"
