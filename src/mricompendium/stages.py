@@ -8,15 +8,17 @@ Usage::
 Stages, in order: ``data`` (and any other data stage already in ``dvc.yaml``, kept as written),
 one stage per notebook ``notebooks/<family>/<id>.ipynb`` (``python -m mricompendium.run <id>``),
 the ``verdict`` stage (``foreach`` notebook that writes a record: ``python -m
-mricompendium.verdicts <id>``) and ``report``. A notebook stage depends on its notebook, the
-``mricompendium`` modules it imports directly or not (parent packages' ``__init__`` files and the
-package data they read included), the data stages' outputs it names already, the user data its
-``*data_path*`` parameters point at (:func:`mricompendium.userdata.stage_data_deps`: a
-``data/user/<name>`` link or an absolute path) and its params sections. It does **not** depend on the verdict rules (:data:`VERDICT_ONLY`) or on the papers'
-reference figures: those feed the verdict stage, so changing them reruns no training. Outputs of
-existing stages are kept as written; new stages get the standard outputs. ``plots`` lists the
-PNG folders (each notebook's figures and the verdict stage's effect-vs-budget plots), so that
-``dvc plots show`` renders offline.
+mricompendium.verdicts <id>``) and ``report``.
+
+A notebook stage depends on its notebook; the ``mricompendium`` modules it imports directly or
+not (parent packages' ``__init__`` files and the package data they read included); the data
+stages' outputs it names already; the user data its ``*data_path*`` parameters point at
+(:func:`mricompendium.userdata.stage_data_deps`: a ``data/user/<name>`` link or an absolute
+path); and its params sections. It does **not** depend on the verdict rules
+(:data:`VERDICT_ONLY`) or on the papers' reference figures: those feed the verdict stage, so
+changing them reruns no training. Outputs of existing stages are kept as written; new stages get
+the standard outputs. ``plots`` lists the PNG folders (each notebook's figures and the verdict
+stage's effect-vs-budget plots), so that ``dvc plots show`` renders offline.
 """
 
 from __future__ import annotations
