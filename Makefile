@@ -30,6 +30,7 @@ $(STAMP): pyproject.toml constraints.txt
 # The embedded data set (offline, deterministic); checked against data.dvc's pinned hash.
 data: setup
 	$(PY) -m mricompendium.data.build --if-changed
+	$(PY) -m mricompendium.data.fmri.build --out data/fmri
 
 repro: setup data
 	$(VENV)/bin/dvc repro

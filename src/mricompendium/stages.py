@@ -5,7 +5,8 @@ Usage::
     python -m mricompendium.stages          # rewrite dvc.yaml
     python -m mricompendium.stages --check  # exit 1 (naming the stage) if dvc.yaml is stale
 
-Stages, in order: ``data`` (and any other data stage already in ``dvc.yaml``, kept as written),
+Stages, in order: ``data`` (and any other data stage already in ``dvc.yaml``, kept as written
+but for its ``src/`` deps, regenerated from the closure of its ``python -m`` module),
 one stage per notebook ``notebooks/<family>/<id>.ipynb`` (``python -m mricompendium.run <id>``),
 the ``verdict`` stage (``foreach`` notebook that writes a record: ``python -m
 mricompendium.verdicts <id>``) and ``report``.
@@ -198,6 +199,21 @@ def _notebook_stage(nb_id: str, nb: Path, old: dict[str, Any] | None) -> dict[st
     return stage
 
 
+def _data_stage(stage: dict[str, Any]) -> dict[str, Any]:
+    """A data stage run as ``python -m mricompendium.<module>``: its src deps regenerated."""
+    cmd = str(stage.get("cmd", ""))
+    prefix = f"python -m {PKG}."
+    if not cmd.startswith(prefix) or "foreach" in stage:
+        return stage
+    module = cmd[len("python -m ") :].split()[0]
+    mods = closure({module})
+    src = sorted(
+        {_rel(module_file(m)) for m in mods} | {d for m in mods for d in PACKAGE_DATA.get(m, ())}
+    )
+    other = [d for d in stage.get("deps", []) if not (isinstance(d, str) and d.startswith("src/"))]
+    return {**stage, "deps": other + src}
+
+
 def _verdict_stage(ids: list[str]) -> dict[str, Any]:
     verdict_src = closure({f"{PKG}.verdicts"})
     deps = sorted({_rel(module_file(m)) for m in verdict_src} | set(VERDICT_DATA)
@@ -232,7 +248,7 @@ def build(existing: dict[str, Any] | None = None) -> dict[str, Any]:
     old = existing.get("stages", {})
     nbs = notebooks()
     special = {"verdict", "report"}
-    stages = {k: v for k, v in old.items() if k not in nbs and k not in special}
+    stages = {k: _data_stage(v) for k, v in old.items() if k not in nbs and k not in special}
     for nb_id, nb in nbs.items():
         stages[nb_id] = _notebook_stage(nb_id, nb, old.get(nb_id))
     with_record = [i for i, nb in nbs.items() if _writes_record(nb)]

@@ -79,6 +79,10 @@ def check_sources(params: Mapping[str, Any]) -> list[str]:
 
 
 def _describe(path: Path, params: Mapping[str, Any], src: Source) -> str:
+    if params.get("data_format") == "nsd":  # MindEye2's NSD-style betas, not k-space
+        from mricompendium.data.fmri.nsd import describe_nsd_folder
+
+        return describe_nsd_folder(path)
     if "data_format" in params:
         return describe_kspace_source(path, str(params["data_format"]), params, src)
     from mricompendium.data.user_data import describe_nifti_dir
