@@ -1,25 +1,26 @@
 """A beating left ventricle with known, near-incompressible motion: short-axis cine frames.
 
 No cardiac images ship offline, and the only cardiac phantom package at hand (mrphantom 3.0.2: a
-"slime" whose myocardium is the shell between two ellipsoids that grow by different amounts)
-gives neither a displacement field nor an incompressible wall and needs a C++ build. So this is
-a documented model of our own, analytic in continuous coordinates (mm):
+"slime" whose myocardium is the shell between two ellipsoids that grow by different amounts) gives
+neither a displacement field nor an incompressible wall and needs a C++ build. So this is a
+documented model of our own, analytic in continuous coordinates (mm):
 
 * **Anatomy at end-diastole (ED)**: a left-ventricular blood pool (radius ``r_endo``) inside a
   myocardial ring (thickness ``wall``), a right-ventricular blood pool (a crescent beside the LV),
-  and surrounding tissue with a smooth random texture inside an elliptical body outline.
-  The LV is elliptical: all coordinates pass through an area-preserving shear-free stretch
-  (``diag(e, 1/e)`` rotated by a random angle).
+  and surrounding tissue with a smooth random texture inside an elliptical body outline. The LV is
+  elliptical: all coordinates pass through an area-preserving shear-free stretch (``diag(e, 1/e)``
+  rotated by a random angle).
 * **Motion** (stretched polar coordinates about the LV centre, time ``t`` in cardiac cycles): the
   blood pool loses the area ``pi c(t)`` with ``c(t) = s(t) * EF * r_endo^2`` and the contraction
   profile ``s(t)`` in [0, 1] (0 at ED, 1 at end-systole ``t_es``); every point outside the pool
-  moves radially as ``r -> sqrt(r^2 - c)``, which preserves area exactly (``det J = 1``: the myocardium is incompressible in-plane and
-  thickens as it contracts, since its inner edge moves further than its outer one); the pool
-  shrinks uniformly (``det J = 1 - s EF``); and every point turns by ``twist * s(t)`` degrees times
-  a smooth function of radius (a shear that also preserves area).
-* **Images**: bSSFP-like contrast (bright blood, dark myocardium, intermediate tissue; levels
-  drawn per subject), a smooth receive-coil bias, 2x2 supersampling (partial volume) and Rician
-  noise. **Labels**: 1 LV blood pool, 2 LV myocardium (the RV is image texture only).
+  moves radially as ``r -> sqrt(r^2 - c)``, which preserves area exactly (``det J = 1``: the
+  myocardium is incompressible in-plane and thickens as it contracts, since its inner edge moves
+  further than its outer one); the pool shrinks uniformly (``det J = 1 - s EF``); and every point
+  turns by ``twist * s(t)`` degrees times a smooth function of radius (a shear that also preserves
+  area).
+* **Images**: bSSFP-like contrast (bright blood, dark myocardium, intermediate tissue; levels drawn
+  per subject), a smooth receive-coil bias, 2x2 supersampling (partial volume) and Rician noise.
+  **Labels**: 1 LV blood pool, 2 LV myocardium (the RV is image texture only).
 * **Ground truth**: the displacement from ED (moving) to frame ``t`` (fixed) is
   ``u(x) = phi_t^-1(x) - x``, in closed form, in voxels: ``warp(ed, u) = frame_t``.
 

@@ -1,17 +1,17 @@
 """Real registration data: Learn2Reg/OASIS-style NIfTI pairs and ACDC-style cardiac frames.
 
 * **Learn2Reg (OASIS task)**: a folder with ``imagesTr/<name>.nii.gz`` and
-  ``labelsTr/<name>.nii.gz`` (same names, integer label maps), and optionally a ``*_dataset.json`` listing pairs under
-  ``registration_val`` / ``registration_test`` as ``{"fixed": "./imagesTr/...", "moving": ...}``.
-  Without the JSON, consecutive images (sorted by name) are paired.
-* **ACDC**: one folder per patient ``patientNNN/`` with ``Info.cfg`` (``ED: <frame>``,
-  ``ES: <frame>``), ``patientNNN_frameFF.nii.gz`` and ``patientNNN_frameFF_gt.nii.gz`` (labels
-  0 background, 1 RV, 2 myocardium, 3 LV blood pool).
+  ``labelsTr/<name>.nii.gz`` (same names, integer label maps), and optionally a ``*_dataset.json``
+  listing pairs under ``registration_val`` / ``registration_test`` as ``{"fixed": "./imagesTr/...",
+  "moving": ...}``. Without the JSON, consecutive images (sorted by name) are paired.
+* **ACDC**: one folder per patient ``patientNNN/`` with ``Info.cfg`` (``ED: <frame>``, ``ES:
+  <frame>``), ``patientNNN_frameFF.nii.gz`` and ``patientNNN_frameFF_gt.nii.gz`` (labels 0
+  background, 1 RV, 2 myocardium, 3 LV blood pool).
 
 Missing files raise :class:`FileNotFoundError` naming them; unusable ones
 :class:`~mricompendium.data.errors.DataError` naming the file and the problem.
-:func:`slice_pairs_2d` turns volumes into the 2D pairs the notebooks register (one central slice
-or every slice, cropped around the labels and resampled), in the layout of
+:func:`slice_pairs_2d` turns volumes into the 2D pairs the notebooks register (one central slice or
+every slice, cropped around the labels and resampled), in the layout of
 :meth:`~mricompendium.data.registration.pairs.PairGenerator.sample`.
 """
 
