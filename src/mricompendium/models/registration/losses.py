@@ -210,7 +210,8 @@ class UncertaintyWeighting(nn.Module):
 
     def weights(self) -> dict[str, float]:
         """Current weights ``exp(-s_i)`` by name."""
-        return {n: float(w) for n, w in zip(self.names, torch.exp(-self.log_vars), strict=True)}
+        w = torch.exp(-self.log_vars.detach())
+        return {n: float(v) for n, v in zip(self.names, w, strict=True)}
 
     def forward(self, losses: Sequence[torch.Tensor]) -> torch.Tensor:
         if len(losses) != len(self.names):
