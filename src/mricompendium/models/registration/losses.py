@@ -33,12 +33,15 @@ __all__ = [
 ]
 
 
-def _conv_sum(x: torch.Tensor, win: int) -> torch.Tensor:
-    """Sum of ``x`` over a ``win``-wide box around each voxel (zero padding)."""
+def _box_sum(x: torch.Tensor, win: int) -> torch.Tensor:
+    """Sum of ``x`` over a ``win``-wide box around each voxel (zero padding).
+
+    Average pooling times the window volume: the same as a convolution with a box of ones, and
+    much cheaper on the CPU (forward and backward) than a convolution with one channel.
+    """
     n = x.ndim - 2
-    conv = (F.conv2d, F.conv3d)[n - 2]
-    weight = torch.ones((1, 1, *([win] * n)), device=x.device, dtype=x.dtype)
-    return conv(x, weight, padding=win // 2)
+    pool = (F.avg_pool2d, F.avg_pool3d)[n - 2]
+    return pool(x, win, stride=1, padding=win // 2, count_include_pad=True) * float(win**n)
 
 
 class NCC(nn.Module):
@@ -61,9 +64,9 @@ class NCC(nn.Module):
                 f"NCC expects two (B, 1, *S) tensors, got {pred.shape}, {target.shape}"
             )
         size = float(self.win ** (pred.ndim - 2))
-        i_sum, j_sum = _conv_sum(pred, self.win), _conv_sum(target, self.win)
-        i2, j2 = _conv_sum(pred * pred, self.win), _conv_sum(target * target, self.win)
-        ij = _conv_sum(pred * target, self.win)
+        i_sum, j_sum = _box_sum(pred, self.win), _box_sum(target, self.win)
+        i2, j2 = _box_sum(pred * pred, self.win), _box_sum(target * target, self.win)
+        ij = _box_sum(pred * target, self.win)
         cross = ij - i_sum * j_sum / size
         i_var = (i2 - i_sum * i_sum / size).clamp_min(0.0)
         j_var = (j2 - j_sum * j_sum / size).clamp_min(0.0)
