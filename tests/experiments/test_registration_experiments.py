@@ -11,6 +11,7 @@ import torch
 from mricompendium.claims import results_frame
 from mricompendium.data.registration import PairGenerator, brain_slices
 from mricompendium.experiments import registration as R
+from mricompendium.experiments.registration import protocols
 from mricompendium.physics.deform import warp
 
 
@@ -113,3 +114,33 @@ def test_score_pairs_gives_valid_claims_rows(gen):
     assert np.all([t["epe"] < 1e-6 for t in truth_rows])
     no_epe = R.common_metrics([rows[0], {k: v for k, v in rows[1].items() if k != "epe"}])
     assert all("epe" not in r for r in no_epe)
+
+
+def test_3d_profile_draws_pairs_and_trains():
+    data = protocols.brain_pairs(0, ndim=3, template_mm=8.0, n_parcels=4)
+    assert len(data.anatomies.shape) == 3 and all(s % 16 == 0 for s in data.anatomies.shape)
+    assert "3D template" in data.description(1, 2)
+    val = data.test.fixed_set(1, seed=3)
+    small3d = {"ndim": 3, "enc_channels": (4, 4), "dec_channels": (4, 4), "final_channels": (4,)}
+    model, hist = R.train(
+        "VoxelMorph",
+        R.LossConfig(),
+        functools.partial(data.train.batch, batch_size=1),
+        steps=2,
+        lr=1e-3,
+        seed=0,
+        device="cpu",
+        val_pairs=val,
+        val_every=1,
+        overrides=small3d,
+    )
+    rows = protocols.evaluate_method(
+        R.learned(model.net),
+        val,
+        method="v",
+        setting="s",
+        group="g",
+        spacing_mm=data.anatomies.spacing_mm,
+        cases=["c"],
+    )
+    assert len(hist.val) == 2 and 0 <= rows[0]["dice"] <= 1

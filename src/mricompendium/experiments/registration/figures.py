@@ -14,14 +14,20 @@ from mricompendium.physics.deform import jacobian_determinant, warp
 __all__ = ["plot_curves", "plot_examples"]
 
 
+def _view(x: torch.Tensor) -> torch.Tensor:
+    """A 2D view of ``(*S)``: the array itself, or the central slice of the last axis in 3D."""
+    return x[..., x.shape[-1] // 2] if x.ndim == 3 else x
+
+
 def plot_examples(
     pairs: Mapping[str, Any], disps: Mapping[str, torch.Tensor], index: int = 0, title: str = ""
 ) -> plt.Figure:
     """One pair: moving, fixed and each method's warped moving image (top); the labels and each
-    method's Jacobian determinant (bottom, red where ``J <= 0``)."""
+    method's Jacobian determinant (bottom, red where ``J <= 0``); 3D pairs show the central slice
+    of the last axis."""
     cols = 2 + len(disps)
     fig, ax = plt.subplots(2, cols, figsize=(1.9 * cols, 4.0), squeeze=False)
-    mov, fix = pairs["moving"][index, 0], pairs["fixed"][index, 0]
+    mov, fix = _view(pairs["moving"][index, 0]), _view(pairs["fixed"][index, 0])
     vmax = float(max(mov.max(), fix.max()))
     ax[0, 0].imshow(mov, cmap="gray", vmin=0, vmax=vmax)
     ax[0, 0].set_title("moving", fontsize=8)
@@ -29,15 +35,21 @@ def plot_examples(
     ax[0, 1].set_title("fixed", fontsize=8)
     nlab = int(max(pairs["moving_labels"].max(), pairs["fixed_labels"].max()))
     for j, key in enumerate(("moving_labels", "fixed_labels")):
-        ax[1, j].imshow(pairs[key][index, 0], cmap="tab20", vmin=0, vmax=max(nlab, 1),
-                        interpolation="nearest")  # fmt: skip
+        ax[1, j].imshow(
+            _view(pairs[key][index, 0]),
+            cmap="tab20",
+            vmin=0,
+            vmax=max(nlab, 1),
+            interpolation="nearest",
+        )
         ax[1, j].set_title(key.replace("_", " "), fontsize=8)
     for k, (name, disp) in enumerate(disps.items(), start=2):
         d = disp[index : index + 1].float()
-        ax[0, k].imshow(warp(pairs["moving"][index : index + 1], d)[0, 0], cmap="gray", vmin=0,
-                        vmax=vmax)  # fmt: skip
+        ax[0, k].imshow(
+            _view(warp(pairs["moving"][index : index + 1], d)[0, 0]), cmap="gray", vmin=0, vmax=vmax
+        )
         ax[0, k].set_title(name, fontsize=8)
-        jac = jacobian_determinant(d)[0].numpy()
+        jac = _view(jacobian_determinant(d)[0]).numpy()
         ax[1, k].imshow(jac, cmap="coolwarm", vmin=0.0, vmax=2.0)
         if (jac <= 0).any():
             ax[1, k].contour(jac <= 0, levels=[0.5], colors="red", linewidths=0.8)
