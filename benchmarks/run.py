@@ -215,6 +215,13 @@ def varnet_rows() -> list[dict]:
     ]
 
 
+def registration_rows() -> list[dict]:
+    """Registration time per pair (48x48, one thread): every method, classical / learned ratios."""
+    from registration import registration_rows as rows
+
+    return [_row(r["name"], r["value"], r["unit"], r["note"]) for r in rows(size=48, pairs=8)]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--skip-notebooks", action="store_true")
@@ -233,7 +240,7 @@ def main() -> int:
     if not args.skip_notebooks:
         rows += notebook_rows(ids, params_size=args.params_size)
     rows.append(dvc_noop_row())
-    rows += operator_rows() + cs_rows() + varnet_rows()
+    rows += operator_rows() + cs_rows() + varnet_rows() + registration_rows()
     out = paths.REPORTS / "benchmarks.json"
     old = json.loads(out.read_text()) if out.exists() else {}
     if args.skip_notebooks:  # keep the notebook rows of the last full run
