@@ -114,7 +114,7 @@ class RandomTissue:
     """Sampler of :class:`TissueMapParams` (log-normal per-subject jitter of each parameter)."""
 
     fields_t: tuple[float, ...] = (1.5, 3.0)
-    jitter: float = 0.07
+    jitter: float = 0.04
     texture: tuple[float, float] = (0.0, 0.06)
 
     def sample(self, rng: np.random.Generator) -> TissueMapParams:
@@ -170,7 +170,7 @@ def _u(rng: np.random.Generator, lo: float, hi: float) -> float:
 
 def _t1_sequence(rng: np.random.Generator) -> mr.Sequence:
     if rng.random() < 0.5:
-        return mr.Sequence("se", tr=_u(rng, 400, 700), te=_u(rng, 8, 20))
+        return mr.Sequence("se", tr=_u(rng, 400, 600), te=_u(rng, 8, 15))
     return mr.Sequence("gre", tr=_u(rng, 15, 30), te=_u(rng, 3, 6), flip_deg=_u(rng, 20, 40))
 
 
