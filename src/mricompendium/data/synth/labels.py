@@ -38,6 +38,7 @@ __all__ = [
     "add_head_layers",
     "brain_mask",
     "head_labels",
+    "in_labels",
     "outside_distance",
     "template_labels",
     "tissue_classes",
@@ -226,7 +227,14 @@ def template_labels(spacing_mm: float = 2.0, shape: tuple[int, int, int] | None 
 
 def brain_mask(labels: torch.Tensor) -> torch.Tensor:
     """bool mask of the brain (every label in :data:`BRAIN_LABELS`, lesions included)."""
-    return torch.isin(labels, torch.tensor(BRAIN_LABELS, device=labels.device))
+    return in_labels(labels, BRAIN_LABELS)
+
+
+def in_labels(labels: torch.Tensor, values: tuple[int, ...]) -> torch.Tensor:
+    """bool mask of the voxels whose label is one of ``values`` (a look-up table, fast)."""
+    lut = torch.zeros(NUM_LABELS, dtype=torch.bool, device=labels.device)
+    lut[list(values)] = True
+    return lut[labels]
 
 
 def tissue_classes(labels: torch.Tensor) -> torch.Tensor:

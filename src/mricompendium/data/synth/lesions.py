@@ -27,7 +27,7 @@ import torch
 from scipy import ndimage
 
 from mricompendium.data.synth.fields import displacement_grid, smooth_noise, warp
-from mricompendium.data.synth.labels import LABELS, LabelMap, _base
+from mricompendium.data.synth.labels import LABELS, LabelMap, _base, in_labels
 
 __all__ = [
     "TERRITORIES",
@@ -82,7 +82,7 @@ def _inside_mm(spacing_mm: float, shape: tuple[int, ...]) -> np.ndarray:
 
 
 def _in_set(labels: torch.Tensor, values: tuple[int, ...]) -> torch.Tensor:
-    return torch.isin(labels, torch.tensor(values, device=labels.device))
+    return in_labels(labels, values)
 
 
 @dataclass(frozen=True)

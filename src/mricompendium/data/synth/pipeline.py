@@ -19,6 +19,7 @@ the 3D label map (fast; the slice goes through the lesion when there is one, wit
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -40,6 +41,7 @@ from mricompendium.data.synth.labels import (
     RandomHead,
     add_head_layers,
     brain_mask,
+    in_labels,
     outside_distance,
     template_labels,
 )
@@ -187,18 +189,26 @@ def sample_case(config: SynthConfig, seed: int, *, plane: str | None = None) -> 
     )
 
 
-def _slice_index(labels: torch.Tensor, axis: int, params: CaseParams, cfg: SynthConfig) -> int:
+@functools.cache
+def _brain_extent(spacing_mm: float, shape: tuple[int, ...] | None, axis: int) -> tuple[int, int]:
+    """First and last index along ``axis`` where the template has brain (lesions stay inside)."""
+    brain = template_labels(spacing_mm, shape).labels > 0
     others = tuple(a for a in range(3) if a != axis)
-    lesion = torch.isin(labels, torch.tensor(LESION_LABELS, device=labels.device))
-    has = lesion.any(dim=others)
+    occupied = torch.nonzero(brain.any(dim=others)).flatten()
+    return int(occupied.min()), int(occupied.max())
+
+
+def _slice_index(labels: torch.Tensor, axis: int, params: CaseParams, cfg: SynthConfig) -> int:
     u, p = params.slice_pos, cfg.p_slice_through_lesion
-    if bool(has.any()):
-        if u < p:  # through the lesion
-            idx = torch.nonzero(has).flatten()
-            return int(idx[min(len(idx) - 1, int(u / p * len(idx)))])
-        u = (u - p) / max(1e-9, 1.0 - p)
-    occupied = torch.nonzero(brain_mask(labels).any(dim=others)).flatten()
-    lo, hi = int(occupied.min()), int(occupied.max())
+    if params.tumour is not None or params.stroke is not None:
+        others = tuple(a for a in range(3) if a != axis)
+        has = in_labels(labels, LESION_LABELS).any(dim=others)
+        if bool(has.any()):
+            if u < p:  # through the lesion
+                idx = torch.nonzero(has).flatten()
+                return int(idx[min(len(idx) - 1, int(u / p * len(idx)))])
+            u = (u - p) / max(1e-9, 1.0 - p)
+    lo, hi = _brain_extent(cfg.spacing_mm, cfg.shape, axis)
     a, b = cfg.slice_range
     return int(round(lo + (a + (b - a) * u) * (hi - lo)))
 
