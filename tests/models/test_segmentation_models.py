@@ -45,8 +45,8 @@ def test_segresnet_vae_returns_logits_and_loss_in_train_mode_only():
 
 
 def test_constructors_reject_bad_configurations():
-    with pytest.raises(ValueError, match="divisible by 8"):
-        nets.segresnet_vae(input_image_size=(20, 16), spatial_dims=2)
+    with pytest.raises(ValueError, match="divisible by 16"):
+        nets.segresnet_vae(input_image_size=(24, 16), spatial_dims=2)
     with pytest.raises(ValueError, match="divisible by 12"):
         nets.swin_unetr(feature_size=16)
     with pytest.raises(ValueError, match="spatial_dims"):

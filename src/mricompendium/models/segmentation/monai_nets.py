@@ -84,14 +84,16 @@ def segresnet_vae(
     only regularises the shared encoder and is dropped at inference.
 
     Input ``(B, in_channels, *input_image_size)`` (the size is fixed: the latent layer is dense;
-    each size divisible by 8). Output: ``(logits, vae_loss)`` in train mode, ``(logits, None)``
-    in eval mode.
+    each size divisible by 16, as the VAE branch halves the encoder's output once more).
+    Output: ``(logits, vae_loss)`` in train mode, ``(logits, None)`` in eval mode.
     """
     _check_io(spatial_dims, in_channels, out_channels)
     size = tuple(int(s) for s in input_image_size)
-    if len(size) != spatial_dims or any(s % 8 for s in size):
+    div = 2 ** len(blocks_down)
+    if len(size) != spatial_dims or any(s % div for s in size):
         raise ValueError(
-            f"input_image_size must be {spatial_dims} sizes divisible by 8, got {input_image_size}"
+            f"input_image_size must be {spatial_dims} sizes divisible by {div}, "
+            f"got {input_image_size}"
         )
     return nets.SegResNetVAE(
         input_image_size=size,
