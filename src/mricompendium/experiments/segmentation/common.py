@@ -98,6 +98,7 @@ def sampler(
     batch_size: int,
     patch_size: Sequence[int] | None = None,
     flip: bool = True,
+    foreground_p: float = 0.0,
 ) -> training.BatchFn:
     """A batch function drawing random cases (random patches, random flips) from a training set.
 
@@ -107,6 +108,8 @@ def sampler(
         batch_size: cases per batch (drawn with replacement).
         patch_size: crop this size at a uniformly random position; ``None`` = whole images.
         flip: flip each spatial axis with probability 0.5 (the same flips for image and target).
+        foreground_p: probability that a patch is placed to contain a random foreground voxel
+            (``y > 0`` in any channel), as nnU-Net oversamples foreground (0.33); else uniform.
 
     Returns:
         ``batch_fn(step, generator) -> (x_batch, y_batch)`` for :func:`mricompendium.training.fit`.
@@ -118,6 +121,8 @@ def sampler(
     if len(patch) != len(spatial) or any(p > s for p, s in zip(patch, spatial, strict=True)):
         raise ValueError(f"patch_size {patch_size} must fit inside the image size {spatial}")
 
+    fg = [torch.nonzero(y[i].ne(0).any(0)) for i in range(y.shape[0])] if foreground_p else []
+
     def batch_fn(step: int, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         idx = torch.randint(x.shape[0], (batch_size,), generator=g)
         xs, ys = [], []
@@ -126,6 +131,8 @@ def sampler(
                 int(torch.randint(s - p + 1, (1,), generator=g))
                 for s, p in zip(spatial, patch, strict=True)
             ]
+            if foreground_p and float(torch.rand(1, generator=g)) < foreground_p:
+                lo = _around_foreground(fg[i], patch, spatial, g) or lo
             box = (slice(None),) + tuple(slice(a, a + p) for a, p in zip(lo, patch, strict=True))
             xi, yi = x[i][box], y[i][box]
             if flip:
@@ -136,6 +143,18 @@ def sampler(
         return torch.stack(xs), torch.stack(ys)
 
     return batch_fn
+
+
+def _around_foreground(vox: torch.Tensor, patch, spatial, g) -> list[int] | None:
+    """Patch corner so that a random foreground voxel lies inside, at a random position."""
+    if len(vox) == 0:
+        return None
+    v = vox[int(torch.randint(len(vox), (1,), generator=g))].tolist()
+    lo = []
+    for c, p, s in zip(v, patch, spatial, strict=True):
+        a, b = max(0, c - p + 1), min(c, s - p)
+        lo.append(a + int(torch.randint(b - a + 1, (1,), generator=g)))
+    return lo
 
 
 @torch.no_grad()
