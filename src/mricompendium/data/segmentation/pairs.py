@@ -20,7 +20,7 @@ from scipy import ndimage
 from mricompendium.data.errors import DataError
 from mricompendium.data.loaders import load_nifti
 
-__all__ = ["Pair", "find_pairs", "load_pair", "middle_slices"]
+__all__ = ["Pair", "find_pairs", "load_pair", "middle_slices", "normalise", "to_grid"]
 
 PathLike = str | os.PathLike[str]
 
@@ -95,17 +95,33 @@ def load_pair(
         raise DataError(label_path, f"shape {lab.shape} differs from the image's {img.shape}")
     if not np.isfinite(img).all():
         raise DataError(image_path, "holds NaN or infinite values")
-    img, spacing = _canonical(img, aff)
-    lab, _ = _canonical(np.rint(lab).astype(np.int64), lab_aff)
+    img = to_grid(img, aff, spacing_mm=spacing_mm, shape=shape, order=1)
+    lab = to_grid(np.rint(lab).astype(np.int64), lab_aff, spacing_mm=spacing_mm, shape=shape)
+    return normalise(img, image_path), lab
+
+
+def to_grid(
+    volume: np.ndarray,
+    affine: np.ndarray,
+    *,
+    spacing_mm: float,
+    shape: tuple[int, int, int],
+    order: int = 0,
+) -> np.ndarray:
+    """Reorient to RAS+, resample to isotropic ``spacing_mm`` (spline ``order``; 0 for labels),
+    centre-crop or zero-pad to ``shape``; the dtype is kept."""
+    data, spacing = _canonical(volume, affine)
     zoom = spacing / float(spacing_mm)
-    img = ndimage.zoom(img, zoom, order=1, grid_mode=True, mode="nearest")
-    lab = ndimage.zoom(lab, zoom, order=0, grid_mode=True, mode="nearest")
-    img = _fit(img.astype(np.float32), tuple(shape))
-    lab = _fit(lab.astype(np.int64), tuple(shape))
-    top = np.percentile(img, 99.5)
-    if top <= 0:
-        raise DataError(image_path, "is empty (99.5th percentile <= 0)")
-    return np.clip(img / top, 0.0, 1.0).astype(np.float32), lab
+    data = ndimage.zoom(data, zoom, order=order, grid_mode=True, mode="nearest")
+    return _fit(data.astype(volume.dtype, copy=False), tuple(shape))
+
+
+def normalise(image: np.ndarray, source: PathLike = "image") -> np.ndarray:
+    """float32 image scaled so that its 99.5th percentile is 1, clipped to [0, 1]."""
+    top = np.percentile(image, 99.5)
+    if not top > 0:
+        raise DataError(source, "is empty (99.5th percentile <= 0)")
+    return np.clip(image / top, 0.0, 1.0).astype(np.float32)
 
 
 def middle_slices(labels: np.ndarray, n: int, *, axis: int = 2) -> list[int]:
