@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from mricompendium.experiments.segmentation import autoconfig
-from mricompendium.experiments.segmentation.tumour import Volume
+from mricompendium.experiments.segmentation.volumes import Volume
 
 
 @pytest.mark.parametrize(
@@ -71,12 +71,19 @@ def test_normalisation_rule_and_plan_budget():
 def test_keep_largest_component_and_the_postprocessing_rule():
     target = np.zeros((1, 10, 10), np.int64)
     target[0, 2:6, 2:6] = 1
+    target[0, 2:6, 6:9] = 2
     pred = target.copy()
-    pred[0, 8, 8] = 2  # a spurious blob
+    pred[0, 8, 0] = 2  # a spurious blob of class 2
     cleaned = autoconfig.keep_largest_component(pred)
-    assert cleaned[0, 8, 8] == 0 and (cleaned[0, 2:6, 2:6] == 1).all()
-    assert autoconfig.choose_postprocessing(pred, target, [1, 2])
-    assert not autoconfig.choose_postprocessing(target, target, [1, 2])
+    assert cleaned[0, 8, 0] == 0 and (cleaned[0, 2:6, 2:9] == target[0, 2:6, 2:9]).all()
+    split = target.copy()
+    split[0, 8:10, 8:10] = 1  # class 1 in two pieces in the reference too
+    assert autoconfig.keep_largest_component(split, 1)[0, 9, 9] == 0
+    pp = autoconfig.plan_postprocessing([pred[0]], [target[0]], [1, 2])
+    assert pp.foreground and pp.describe().startswith("largest component of whole foreground")
+    assert np.array_equal(pp.apply(pred), target)
+    none = autoconfig.plan_postprocessing([split[0]], [split[0]], [1, 2])
+    assert not none.foreground and none.classes == () and none.describe() == "none"
 
 
 def _volumes(n, seed):

@@ -24,8 +24,9 @@ rules (Isensee et al., Nature Methods 2021; nnU-Net v2 ``ExperimentPlanner``), i
    the patch is made divisible by 2^(poolings per axis). Features: ``base * 2^stage`` capped at
    ``10 * base`` in 3D (nnU-Net 32 -> 320) and ``16 * base`` in 2D (32 -> 512).
 6. **Batch size**: at least 2, at most what covers 5 % of the data set's voxels per step.
-7. **Post-processing** (nnU-Net's rule): keep only the largest connected foreground component
-   when that raises the mean foreground Dice on validation cases.
+7. **Post-processing** (nnU-Net's rule): keep only the largest connected component of the whole
+   foreground if that raises the mean foreground Dice on validation cases, then of each class
+   if that raises the class's Dice.
 
 The residual-encoder variant of S88 swaps the encoder for residual blocks
 (:class:`mricompendium.models.segmentation.dynamic_unet.DynamicUNet`).
@@ -51,7 +52,8 @@ __all__ = [
     "Plan",
     "Prepared",
     "build_network",
-    "choose_postprocessing",
+    "Postprocessing",
+    "plan_postprocessing",
     "fingerprint",
     "keep_largest_component",
     "plan",
@@ -297,23 +299,61 @@ def build_network(
     )  # fmt: skip
 
 
-def keep_largest_component(labels: np.ndarray) -> np.ndarray:
-    """Rule 7's operation: zero every foreground voxel outside the largest connected component of
-    the foreground (all labels > 0 together; face connectivity), per case ``(N, *spatial)``."""
+def keep_largest_component(labels: np.ndarray, cls: int | None = None) -> np.ndarray:
+    """Zero every voxel of class ``cls`` (``None``: all foreground together) outside its largest
+    connected component (face connectivity), per case ``(N, *spatial)``."""
     out = np.array(labels, copy=True)
     for i in range(out.shape[0]):
-        comp, n = ndimage.label(out[i] > 0)
+        comp, n = ndimage.label(out[i] > 0 if cls is None else out[i] == cls)
         if n > 1:
             sizes = np.bincount(comp.ravel())[1:]
             out[i][(comp > 0) & (comp != int(np.argmax(sizes)) + 1)] = 0
     return out
 
 
-def choose_postprocessing(pred: np.ndarray, target: np.ndarray, classes: Sequence[int]) -> bool:
-    """Rule 7: keep the largest component iff it raises the mean foreground Dice on ``pred``."""
-    before = segmetrics.dice_per_class(pred, target, classes).mean()
-    after = segmetrics.dice_per_class(keep_largest_component(pred), target, classes).mean()
-    return bool(after > before)
+@dataclass(frozen=True)
+class Postprocessing:
+    """Rule 7's decision: largest component of the whole foreground, then of these classes."""
+
+    foreground: bool
+    classes: tuple[int, ...]
+
+    def apply(self, labels: np.ndarray) -> np.ndarray:
+        """Post-process label maps ``(N, *spatial)``."""
+        out = keep_largest_component(labels) if self.foreground else labels
+        for c in self.classes:
+            out = keep_largest_component(out, c)
+        return out
+
+    def describe(self) -> str:
+        parts = ["whole foreground"] if self.foreground else []
+        parts += [f"class {c}" for c in self.classes]
+        return "largest component of " + ", ".join(parts) if parts else "none"
+
+
+def plan_postprocessing(
+    preds: Sequence[np.ndarray], targets: Sequence[np.ndarray], classes: Sequence[int]
+) -> Postprocessing:
+    """Rule 7 (nnU-Net): on validation cases, keep the largest component of the whole foreground
+    if that raises the mean foreground Dice, then of each class if that raises the class's Dice."""
+    pred = [np.asarray(x)[None] for x in preds]
+    target = [np.asarray(x)[None] for x in targets]
+
+    def dice(ps, c=None) -> float:
+        cls = list(classes) if c is None else [c]
+        return float(np.mean([segmetrics.dice_per_class(a, b, cls).mean()
+                              for a, b in zip(ps, target, strict=True)]))  # fmt: skip
+
+    fg = [keep_largest_component(x) for x in pred]
+    foreground = dice(fg) > dice(pred)
+    current = fg if foreground else pred
+    chosen = []
+    for c in classes:
+        trial = [keep_largest_component(x, c) for x in current]
+        if dice(trial, c) > dice(current, c):
+            chosen.append(int(c))
+            current = trial
+    return Postprocessing(bool(foreground), tuple(chosen))
 
 
 # ------------------------------------------------------------------ training and evaluation (S88)
@@ -381,14 +421,15 @@ def score_cases(
     return rows
 
 
-def _variant_rows(model, data, p, *, method, regions, budget, **keys) -> list[dict]:
-    """Rows of ``method`` and ``method+CC`` (largest-component post-processing) at ``budget``."""
-    preds = predict_cases(model, data, p)
-    cc = [keep_largest_component(pr[None])[0] for pr in preds]
+def _variant_rows(model, test, val, p, *, method, regions, n_classes, budget, **keys):
+    """Rows of ``method`` and ``method+CC`` (rule 7 chosen on ``val``) at ``budget``."""
+    pp = plan_postprocessing(predict_cases(model, val, p), [x.numpy() for x in val.labels],
+                             range(1, n_classes))  # fmt: skip
+    preds = predict_cases(model, test, p)
+    cc = [pp.apply(pr[None])[0] for pr in preds]
     kw = dict(regions=regions, spacing=p.spacing, budget=budget, **keys)
-    return score_cases(preds, data, method=method, **kw) + score_cases(
-        cc, data, method=f"{method}+CC", **kw
-    )
+    rows = score_cases(preds, test, method=method, **kw)
+    return rows + score_cases(cc, test, method=f"{method}+CC", **kw), pp
 
 
 def train_variant(
@@ -416,9 +457,9 @@ def train_variant(
     a cosine schedule instead of nnU-Net's SGD with poly decay); test cases are scored on
     ``regions`` (see :func:`score_cases`); validation (curves) is the mean class Dice.
 
-    Returns ``{"rows", "history", "n_parameters", "train_s", "postprocess_on_val"}``: rows for
-    ``method`` and ``method+CC`` at full and half budget; ``postprocess_on_val`` is nnU-Net's
-    rule 7 decision on the validation cases.
+    Returns ``{"rows", "history", "n_parameters", "train_s", "postprocessing"}``: rows for
+    ``method`` and ``method+CC`` (connected-component post-processing chosen by rule 7 on the
+    validation cases) at full and half budget, and the final rule-7 decision in words.
     """
     training.seed_everything(seed)
     model = build_network(p, in_channels=train.x.shape[1], out_channels=n_classes,
@@ -432,7 +473,10 @@ def train_variant(
                 for a, b in zip(preds, val.labels, strict=True)]  # fmt: skip
         return float(np.mean(dice))
 
-    on_step = {half: lambda m: _variant_rows(m, test, p, budget=half, **keys)} if half else None
+    def at(m: torch.nn.Module, budget: int) -> tuple[list[dict], Postprocessing]:
+        return _variant_rows(m, test, val, p, n_classes=n_classes, budget=budget, **keys)
+
+    on_step = {half: lambda m: at(m, half)} if half else None
     fn = common.sampler(train.x, train.y, batch_size=p.batch_size, patch_size=p.patch_size,
                         foreground_p=foreground_p)  # fmt: skip
     t0 = time.perf_counter()
@@ -440,12 +484,10 @@ def train_variant(
                                   val_fn=val_fn, val_every=val_every, on_step=on_step,
                                   scheduler="cosine")  # fmt: skip
     train_s = time.perf_counter() - t0
-    rows = _variant_rows(model, test, p, budget=steps, **keys) + hist.snapshots.get(half, [])
-    vpred = predict_cases(model, val, p)
-    choice = [choose_postprocessing(a[None], b.numpy()[None], range(1, n_classes))
-              for a, b in zip(vpred, val.labels, strict=True)]  # fmt: skip
+    rows, pp = at(model.eval(), steps)
+    rows += hist.snapshots[half][0] if half else []
     return {"rows": rows, "history": hist, "n_parameters": _n_params(model), "train_s": train_s,
-            "postprocess_on_val": bool(np.mean(choice) > 0.5)}  # fmt: skip
+            "postprocessing": pp.describe()}  # fmt: skip
 
 
 def _n_params(model: torch.nn.Module) -> int:

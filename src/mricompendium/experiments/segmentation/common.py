@@ -58,6 +58,9 @@ class SegLoss(nn.Module):
         lambda_ce: weight of the cross-entropy term.
         aux_weight: weight of an auxiliary loss the network returns as ``(logits, aux_loss)``
             (SegResNetVAE's VAE term; the paper weights its KL and L2 terms 0.1 each).
+        include_background: whether the Dice term scores channel 0. Default: not for softmax
+            (nnU-Net's Dice is over the foreground classes; a tiny structure is otherwise swamped
+            by the background), and every channel for multilabel (all are regions).
     """
 
     def __init__(
@@ -67,14 +70,18 @@ class SegLoss(nn.Module):
         lambda_dice: float = 1.0,
         lambda_ce: float = 1.0,
         aux_weight: float = 0.1,
+        include_background: bool | None = None,
     ) -> None:
         super().__init__()
+        if include_background is None:
+            include_background = multilabel
         self.multilabel = multilabel
         self.aux_weight = float(aux_weight)
         self.dice_ce = DiceCELoss(
             sigmoid=multilabel,
             softmax=not multilabel,
             to_onehot_y=not multilabel,
+            include_background=include_background,
             lambda_dice=lambda_dice,
             lambda_ce=lambda_ce,
         )

@@ -41,20 +41,15 @@ __all__ = [
     "REGIONS",
     "TumourData",
     "TrainResult",
-    "SUBREGIONS",
-    "Volume",
     "brats_cases",
-    "brats_volumes",
     "build_model",
     "synth_cases",
-    "synth_volumes",
     "train_and_evaluate",
     "zscore_nonzero",
 ]
 
 CONTRASTS = ("T1", "T1c", "T2", "FLAIR")
 REGIONS = brats.REGIONS  # ("ET", "TC", "WT")
-SUBREGIONS = ("NCR", "ED", "ET")  # exclusive classes 1, 2, 3 (the BraTS 2023 label values)
 
 
 @dataclass
@@ -205,81 +200,6 @@ def brats_cases(
         ids.append(case.case_id)
     return TumourData(torch.stack(xs), torch.stack(ys), ids, list(ids), (spacing_mm,) * dims,
                       "BraTS")  # fmt: skip
-
-
-# ------------------------------------------------------------- whole volumes with sub-region labels
-
-
-@dataclass
-class Volume:
-    """One whole (uncropped) case for the self-configuring pipeline.
-
-    Attributes:
-        image: float32 ``(4, X, Y, Z)`` T1, T1c, T2, FLAIR as acquired (not normalised).
-        labels: int64 ``(X, Y, Z)``: 0 background, 1 NCR, 2 ED, 3 ET (:data:`SUBREGIONS`).
-        spacing_mm: voxel size per axis.
-        case: case id (its own unit).
-    """
-
-    image: np.ndarray
-    labels: np.ndarray
-    spacing_mm: tuple[float, float, float]
-    case: str
-
-
-def _thick_slices(x: np.ndarray, factor: int, axis: int) -> np.ndarray:
-    """Average ``factor`` consecutive slices along ``axis`` (a thick-slice acquisition)."""
-    n = x.shape[axis] // factor * factor
-    x = np.take(x, np.arange(n), axis=axis)
-    shape = list(x.shape)
-    shape[axis : axis + 1] = [n // factor, factor]
-    return x.reshape(shape).mean(axis=axis + 1)
-
-
-def synth_volumes(
-    n: int, *, first_seed: int, spacing_mm: float = 4.0, grid: int = 48, slice_factor: int = 2
-) -> list[Volume]:
-    """Whole synthetic head volumes with a tumour, acquired with thick axial slices.
-
-    Each case is synthesised at ``spacing_mm`` isotropic on a ``grid``-voxel cube, then every
-    ``slice_factor`` axial slices are averaged (partial volume), giving voxels of
-    ``spacing_mm x spacing_mm x slice_factor * spacing_mm``; labels take the middle slice of each
-    group. Sub-region labels: necrosis -> 1 (NCR), oedema -> 2 (ED), enhancing -> 3 (ET).
-    """
-    if n < 1 or slice_factor < 1:
-        raise ValueError(f"need n >= 1 and slice_factor >= 1, got {n}, {slice_factor}")
-    cfg = synth.SynthConfig(spacing_mm=spacing_mm, shape=(grid,) * 3, contrasts=CONTRASTS,
-                            p_tumour=1.0)  # fmt: skip
-    lut = np.zeros(synth.NUM_LABELS, np.int64)
-    lut[synth.LABELS["necrosis"]], lut[synth.LABELS["oedema"]] = 1, 2
-    lut[synth.LABELS["enhancing"]] = 3
-    out = []
-    for seed in range(first_seed, first_seed + n):
-        case = synth.synthesise(cfg, seed)
-        img = case.stack(CONTRASTS).numpy()
-        lab = lut[case.labels.numpy()]
-        img = _thick_slices(img, slice_factor, axis=3).astype(np.float32)
-        lab = lab[..., slice_factor // 2 :: slice_factor][..., : img.shape[-1]]
-        sp = (spacing_mm, spacing_mm, spacing_mm * slice_factor)
-        out.append(Volume(img, lab, sp, f"synth-{seed}"))
-    return out
-
-
-def brats_volumes(root: str, *, max_cases: int | None, skip: int = 0) -> list[Volume]:
-    """Whole BraTS cases as :class:`Volume` (labels mapped to NCR 1, ED 2, ET 3 in any release)."""
-    folders = brats.find_cases(root)[skip:]
-    folders = folders[:max_cases] if max_cases else folders
-    out = []
-    for folder in folders:
-        case = brats.load_case(folder)
-        if case.labels is None:
-            raise ValueError(f"{folder}: no label file; training and testing need labels")
-        values = brats.CONVENTIONS[case.convention]
-        lab = np.zeros(case.labels.shape, np.int64)
-        for k, name in enumerate(("NCR", "ED", "ET"), start=1):
-            lab[case.labels == values[name]] = k
-        out.append(Volume(case.image, lab, case.spacing_mm, case.case_id))
-    return out
 
 
 # ----------------------------------------------------------------------------- model registry
