@@ -24,10 +24,11 @@ Tissue values (:data:`TISSUES`):
 - Cortical bone (skull): almost no MR-visible signal (T2 well below 1 ms); modelled as low PD with
   a short T2, so it is dark on every conventional sequence.
 - ADC: free water at body temperature about 3.0e-3 mm^2/s (CSF), WM about 0.7e-3, GM about 0.8e-3.
-- Lesions (necrosis, enhancing tumour, oedema, acute and subacute infarct) are *illustrative*
-  values set from their qualitative appearance in the radiology literature (oedema and infarct
-  prolong T1 and T2; acute infarct lowers ADC by roughly 30-50 % and pseudo-normalises after about
-  a week; necrosis is fluid-like), not measurements. Gadolinium shortens T1 as
+- Lesions (necrosis, enhancing tumour, oedema, acute, subacute and chronic infarct) are
+  *illustrative* values set from their qualitative appearance in the radiology literature (oedema
+  and infarct prolong T1 and T2; acute infarct lowers ADC by roughly 30-50 % and pseudo-normalises
+  after about a week; a chronic infarct becomes fluid-like tissue loss with a high ADC; necrosis
+  is fluid-like), not measurements. Gadolinium shortens T1 as
   ``1/T1' = 1/T1 + r1 C`` with relaxivity ``r1`` about 4 /(mM s) at 1.5-3 T for gadobutrol-like
   agents (Rohrer et al., Invest. Radiol. 40:715-724, 2005).
 
@@ -97,6 +98,7 @@ TISSUES: dict[float, dict[str, TissueParams]] = {
         "oedema": _tp(1300.0, 140.0, 0.85, 1.3e-3),
         "stroke_acute": _tp(950.0, 105.0, 0.80, 0.45e-3),
         "stroke_subacute": _tp(1350.0, 180.0, 0.86, 0.9e-3),
+        "stroke_chronic": _tp(2500.0, 450.0, 0.92, 2.0e-3),
     },
     3.0: {
         "background": _tp(1000.0, 1.0, 0.0, 0.0),
@@ -110,6 +112,7 @@ TISSUES: dict[float, dict[str, TissueParams]] = {
         "oedema": _tp(1500.0, 150.0, 0.85, 1.3e-3),
         "stroke_acute": _tp(1000.0, 115.0, 0.80, 0.45e-3),
         "stroke_subacute": _tp(1500.0, 190.0, 0.86, 0.9e-3),
+        "stroke_chronic": _tp(3000.0, 420.0, 0.92, 2.0e-3),
     },
 }
 

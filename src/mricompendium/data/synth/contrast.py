@@ -53,6 +53,7 @@ _TISSUE_OF_LABEL = {
     9: "oedema",
     10: "stroke_acute",
     11: "stroke_subacute",
+    12: "stroke_chronic",
 }
 FAT_SUPPRESSION = 0.1  # residual fat signal of a fat-suppressed sequence
 PROTOCOLS = ("T1", "T1c", "T2", "FLAIR", "PD", "DWI", "ADC", "random")

@@ -9,6 +9,7 @@ Label values (int64, :data:`LABELS`)::
 
     0 background   1 csf (ventricles, sulci)   2 gm   3 wm   4 csf_rim   5 skull   6 scalp
     7 necrosis     8 enhancing                 9 oedema   10 stroke_acute   11 stroke_subacute
+    12 stroke_chronic
 
 Volumes are ``(X, Y, Z)`` in the template's RAS+ voxel order; ``affine`` maps voxel indices to MNI
 millimetres.
@@ -32,6 +33,7 @@ __all__ = [
     "LABELS",
     "LESION_LABELS",
     "NUM_LABELS",
+    "STROKE_LABELS",
     "HeadParams",
     "LabelMap",
     "RandomHead",
@@ -58,9 +60,11 @@ LABELS: dict[str, int] = {
     "oedema": 9,
     "stroke_acute": 10,
     "stroke_subacute": 11,
+    "stroke_chronic": 12,
 }
 NUM_LABELS = len(LABELS)
-LESION_LABELS = (7, 8, 9, 10, 11)
+LESION_LABELS = (7, 8, 9, 10, 11, 12)
+STROKE_LABELS = (10, 11, 12)
 BRAIN_LABELS = (1, 2, 3, *LESION_LABELS)
 
 
@@ -242,7 +246,7 @@ def tissue_classes(labels: torch.Tensor) -> torch.Tensor:
 
     Lesions count as WM (tumour/oedema, infarct), the CSF rim as CSF, skull/scalp as other.
     """
-    lut = torch.tensor([0, 1, 2, 3, 1, 0, 0, 3, 3, 3, 3, 3], device=labels.device)
+    lut = torch.tensor([0, 1, 2, 3, 1, 0, 0, 3, 3, 3, 3, 3, 3], device=labels.device)
     return lut[labels]
 
 

@@ -8,8 +8,8 @@ fold-free radial displacement that vanishes at the brain's border (the skull doe
 
 Stroke: a wedge of a vascular territory (middle, anterior or posterior cerebral artery: a cone from
 a point near the circle of Willis towards the territory's cortex, of random direction and width, on
-one hemisphere) or a small deep lacune; only grey and white matter are labelled. The stage (acute
-or subacute) sets the label and therefore its MR appearance (see
+one hemisphere) or a small deep lacune; only grey and white matter are labelled. The stage (acute,
+subacute or chronic) sets the label and therefore its MR appearance (see
 :mod:`mricompendium.physics.signal`). Territory directions are coarse approximations in MNI space,
 not an atlas.
 
@@ -41,6 +41,7 @@ __all__ = [
 ]
 
 PARENCHYMA = (LABELS["gm"], LABELS["wm"])
+STAGES = ("acute", "subacute", "chronic")
 # territory -> (origin in MNI mm for the right hemisphere, direction towards its cortex)
 TERRITORIES: dict[str, tuple[tuple[float, float, float], tuple[float, float, float]]] = {
     "mca": ((22.0, 5.0, -8.0), (1.0, 0.0, 0.45)),
@@ -216,7 +217,7 @@ class StrokeParams:
         r_min_mm: inner radius along the cone (lacune: 0).
         r_max_mm: outer radius along the cone (lacune: its radius).
         roughness: relative perturbation of the boundary.
-        stage: ``"acute"`` or ``"subacute"``.
+        stage: ``"acute"``, ``"subacute"`` or ``"chronic"``.
         field_seed: seed of the boundary perturbation.
     """
 
@@ -299,8 +300,8 @@ def stroke_region(lm: LabelMap, params: StrokeParams) -> torch.Tensor:
 
 def insert_stroke(lm: LabelMap, params: StrokeParams) -> LabelMap:
     """Draw the infarct of ``params`` into ``lm`` (label ``stroke_<stage>``)."""
-    if params.stage not in ("acute", "subacute"):
-        raise ValueError(f"stage must be 'acute' or 'subacute', got {params.stage!r}")
+    if params.stage not in STAGES:
+        raise ValueError(f"stage must be one of {STAGES}, got {params.stage!r}")
     out = lm.labels.clone()
     out[stroke_region(lm, params)] = LABELS[f"stroke_{params.stage}"]
     return LabelMap(out, lm.affine, lm.spacing_mm)

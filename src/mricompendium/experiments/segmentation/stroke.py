@@ -38,7 +38,7 @@ __all__ = [
 METHODS = ("physics-trained", "T1-trained")
 TEST_CONTRASTS = {"synthetic T1": "T1", "synthetic T2": "T2", "synthetic FLAIR": "FLAIR",
                   "synthetic DWI": "DWI"}  # fmt: skip
-STROKE = synth.RandomStroke(lacune_mm=(5.0, 10.0))
+STROKE = synth.RandomStroke(lacune_mm=(5.0, 10.0), stages=("acute", "subacute", "chronic"))
 
 
 def build(*, features: Sequence[int] = (8, 16, 32, 64)) -> UNet:
@@ -69,10 +69,8 @@ def stroke_config(
 
 
 def lesion_mask(labels: torch.Tensor) -> torch.Tensor:
-    """int64 0/1: acute or subacute infarct."""
-    return synth.in_labels(
-        labels, (synth.LABELS["stroke_acute"], synth.LABELS["stroke_subacute"])
-    ).long()
+    """int64 0/1: an infarct of any stage."""
+    return synth.in_labels(labels, synth.STROKE_LABELS).long()
 
 
 def stroke_data(
