@@ -5,7 +5,6 @@ from __future__ import annotations
 import nibabel as nib
 import numpy as np
 import pytest
-import torch
 
 from mricompendium.experiments.segmentation import strip, stroke, synthetic, tissue
 
@@ -27,18 +26,6 @@ def test_tissue_data_holds_four_classes_and_the_overhead_is_exact():
     rows = {r["method"]: r for r in tissue.overhead_table(features=(8, 16))}
     assert rows["U-Net"]["overhead_pct"] == 0.0
     assert 0 < rows["U-Net+sSE"]["overhead_pct"] < rows["U-Net+cSE"]["overhead_pct"]
-
-
-def test_foreground_sampler_centres_patches_on_the_target():
-    x = torch.rand(4, 1, 40, 40)
-    y = torch.zeros(4, 40, 40, dtype=torch.long)
-    y[:, 30:33, 5:8] = 1
-    fn = synthetic.foreground_sampler(x, y, batch_size=16, patch_size=(12, 12), p_foreground=1.0)
-    xb, yb = fn(0, torch.Generator().manual_seed(0))
-    assert xb.shape == (16, 1, 12, 12) and yb.shape == (16, 1, 12, 12)
-    assert bool((yb.sum((1, 2, 3)) > 0).all())
-    xb2, _ = fn(0, torch.Generator().manual_seed(0))
-    assert torch.equal(xb, xb2)
 
 
 def test_run_method_scores_full_and_half_budget():

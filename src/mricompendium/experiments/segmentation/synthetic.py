@@ -28,7 +28,6 @@ __all__ = [
     "SliceSet",
     "TestSet",
     "case_seeds",
-    "foreground_sampler",
     "run_method",
     "synth_slices",
     "user_slices",
@@ -119,63 +118,6 @@ class MethodRun:
     rows: list[dict[str, Any]]
 
 
-def foreground_sampler(
-    x: torch.Tensor,
-    y: torch.Tensor,
-    *,
-    batch_size: int,
-    patch_size: Sequence[int],
-    p_foreground: float = 0.5,
-    flip: bool = True,
-) -> training.BatchFn:
-    """Random 2D patches, a share of them centred on a foreground pixel (nnU-Net's oversampling).
-
-    For small targets (lesions) on large slices whole-image batches are almost all background;
-    nnU-Net forces a third of its patches to contain foreground. Here each patch is centred on a
-    random foreground pixel of its case with probability ``p_foreground`` (when the case has any),
-    else placed uniformly; random flips as :func:`common.sampler`.
-
-    Args:
-        x: images ``(N, C, H, W)``; y: targets ``(N, H, W)`` (0 = background).
-        batch_size: patches per batch; patch_size: ``(h, w)`` within the image.
-        p_foreground: probability of a foreground-centred patch.
-
-    Returns:
-        ``batch_fn(step, generator) -> (x (B, C, h, w), y (B, 1, h, w))``.
-    """
-    h, w = (int(p) for p in patch_size)
-    if y.ndim != 3 or x.shape[0] != y.shape[0] or x.shape[2:] != y.shape[1:]:
-        raise ValueError(
-            f"need x (N, C, H, W) and y (N, H, W), got {tuple(x.shape)}, {tuple(y.shape)}"
-        )
-    H, W = y.shape[1:]
-    if not (0 < h <= H and 0 < w <= W):
-        raise ValueError(f"patch_size {patch_size} must fit inside {(H, W)}")
-    fg = [torch.nonzero(y[i] > 0) for i in range(y.shape[0])]
-
-    def batch_fn(step: int, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        xs, ys = [], []
-        for i in torch.randint(x.shape[0], (batch_size,), generator=g).tolist():
-            if len(fg[i]) and float(torch.rand(1, generator=g)) < p_foreground:
-                cy, cx = fg[i][int(torch.randint(len(fg[i]), (1,), generator=g))].tolist()
-                top, left = min(max(cy - h // 2, 0), H - h), min(max(cx - w // 2, 0), W - w)
-            else:
-                top = int(torch.randint(H - h + 1, (1,), generator=g))
-                left = int(torch.randint(W - w + 1, (1,), generator=g))
-            xi, yi = (
-                x[i, :, top : top + h, left : left + w],
-                y[i, None, top : top + h, left : left + w],
-            )
-            if flip:
-                axes = [d for d in (1, 2) if float(torch.rand(1, generator=g)) < 0.5]
-                xi, yi = (xi.flip(axes), yi.flip(axes)) if axes else (xi, yi)
-            xs.append(xi)
-            ys.append(yi)
-        return torch.stack(xs), torch.stack(ys)
-
-    return batch_fn
-
-
 def _score(
     model: nn.Module, tests: Sequence[TestSet], *, method: str, seed: int, budget: int, **kw
 ) -> list[dict[str, Any]]:
@@ -223,8 +165,8 @@ def run_method(
         steps, seed, batch_size, lr, device: training.
         metrics: row metrics (``"dice"``, ``"hd95"``, ``"msd"``).
         patch_size, p_foreground: train on random patches of this size, a share
-            ``p_foreground`` of them centred on the target (:func:`foreground_sampler`); default
-            whole images (:func:`common.sampler`).
+            ``p_foreground`` of them placed to contain the target (nnU-Net's foreground
+            oversampling, :func:`common.sampler`); default whole images.
         scheduler: learning-rate schedule of :func:`mricompendium.training.fit` (``"cosine"``
             anneals to 0 over ``steps``, so the last quarter of the curve shows convergence).
 
@@ -235,13 +177,9 @@ def run_method(
     training.seed_everything(seed)
     model = build()
     x, y = train
-    if patch_size is None and p_foreground == 0:
-        batch_fn = common.sampler(x, y[:, None], batch_size=batch_size)
-    else:
-        batch_fn = foreground_sampler(
-            x, y, batch_size=batch_size, patch_size=patch_size or y.shape[1:],
-            p_foreground=p_foreground,
-        )  # fmt: skip
+    batch_fn = common.sampler(
+        x, y[:, None], batch_size=batch_size, patch_size=patch_size, foreground_p=p_foreground
+    )
     lab = list(labels) if labels is not None else list(range(1, len(names) + 1))
     kw = dict(names=list(names), labels=lab, metrics=tuple(metrics))
     on_step = {}
