@@ -244,9 +244,12 @@ def in_labels(labels: torch.Tensor, values: tuple[int, ...]) -> torch.Tensor:
 def tissue_classes(labels: torch.Tensor) -> torch.Tensor:
     """Merge labels into 4 classes for tissue segmentation: 0 other, 1 CSF, 2 GM, 3 WM.
 
-    Lesions count as WM (tumour/oedema, infarct), the CSF rim as CSF, skull/scalp as other.
+    CSF is the template brain mask's CSF (ventricles, sulci); the extracerebral CSF rim counts as
+    other, with the skull and scalp (as whole-brain label sets such as MALC leave it out: on a
+    T1-weighted image the rim and the skull are both dark and their border is invisible). Lesions
+    count as WM.
     """
-    lut = torch.tensor([0, 1, 2, 3, 1, 0, 0, 3, 3, 3, 3, 3, 3], device=labels.device)
+    lut = torch.tensor([0, 1, 2, 3, 0, 0, 0, 3, 3, 3, 3, 3, 3], device=labels.device)
     return lut[labels]
 
 
