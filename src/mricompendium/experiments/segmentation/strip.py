@@ -11,7 +11,8 @@ sagittal) of whole heads (brain, CSF rim, skull, scalp):
 
 They are tested on synthesised contrasts where the mask is exact (T1, T2, PD, low-resolution T1)
 and on real head images that ship offline (dipy's EPI b0 and diffusion volumes and its
-skull-stripped T1 slice), whose reference masks are a *silver standard* from dipy's
+skull-stripped T1 slice, and the first volume of nibabel's test fMRI run ``example4d``), whose
+reference masks are a *silver standard* from dipy's
 ``median_otsu`` (a classical method), not manual labels.
 """
 
@@ -53,12 +54,14 @@ REAL_SPACING_MM = {  # pixel size of the real images (the files' headers, or ass
     "S0_10": 2.0,
     "test_piesno": 2.0,  # identity affine in the file; 2 mm assumed from the brain's width
     "aniso_vox": 4.0,
+    "nibabel_example4d": 2.0,
 }
 REAL_GROUPS = {
     "dipy_t1_coronal_slice": "real T1 (skull-stripped)",
     "S0_10": "real EPI b0",
     "test_piesno": "real EPI DWI",
     "aniso_vox": "real EPI b0",
+    "nibabel_example4d": "real EPI fMRI",
 }
 
 
@@ -146,8 +149,24 @@ def _to_grid(image: np.ndarray, spacing: float, target_mm: float, size: int, ord
     return out
 
 
+def _nibabel_epi() -> list[dict]:
+    """The first volume of nibabel's test ``example4d.nii.gz`` (a whole-head EPI), axial slices."""
+    import os
+
+    import nibabel as nib
+
+    path = os.path.join(os.path.dirname(nib.__file__), "tests", "data", "example4d.nii.gz")
+    img = nib.as_closest_canonical(nib.load(path))
+    vol = np.asarray(img.dataobj, dtype=np.float64)[..., 0]
+    return [
+        {"name": f"nibabel_example4d_z{k:02d}", "group": "nibabel_example4d",
+         "image": np.rot90(vol[:, :, k])}  # RAS (x, y) -> anterior at the top
+        for k in range(vol.shape[2])
+    ]  # fmt: skip
+
+
 def real_heads(*, spacing_mm: float, size: int, min_area: float = 0.3) -> list[RealSlice]:
-    """The real head slices of the embedded data's sources, on a ``size`` x ``size`` grid.
+    """The real head slices of the embedded data's sources and nibabel's test EPI, on the grid.
 
     Each volume (or single slice) gets dipy's ``median_otsu`` mask (median radius 2, two passes),
     is resampled from its pixel size (:data:`REAL_SPACING_MM`) to ``spacing_mm`` and centred on
@@ -158,7 +177,7 @@ def real_heads(*, spacing_mm: float, size: int, min_area: float = 0.3) -> list[R
     from mricompendium.data.build import _real_sources
 
     by_unit: dict[str, list[dict]] = {}
-    for src in _real_sources():
+    for src in [*_real_sources(), *_nibabel_epi()]:
         unit = src["group"] or src["name"]
         if unit in REAL_SPACING_MM:
             by_unit.setdefault(unit, []).append(src)
