@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mricompendium.experiments.segmentation import autoconfig
+from mricompendium.experiments.segmentation import autoconfig, pipeline
 from mricompendium.experiments.segmentation.volumes import Volume
 
 
@@ -104,12 +104,12 @@ def test_prepare_and_a_short_training_run():
     fp = autoconfig.fingerprint([v.image for v in vols], [v.labels for v in vols],
                                 [v.spacing_mm for v in vols], ("A", "B"))  # fmt: skip
     p = autoconfig.plan(fp, base_features=4, initial_voxels=16**3, max_patch_voxels=2000)
-    train = autoconfig.prepare(vols, p, fp)
-    test = autoconfig.prepare(_volumes(2, 1), p, fp)
+    train = pipeline.prepare(vols, p, fp)
+    test = pipeline.prepare(_volumes(2, 1), p, fp)
     assert train.x.shape[:2] == (3, 2) and train.y.shape[1] == 1
     assert all(s >= q for s, q in zip(train.x.shape[2:], p.patch_size, strict=True))
     regions = {"ET": (3,), "WT": (1, 2, 3)}
-    res = autoconfig.train_variant(
+    res = pipeline.train_variant(
         p, residual_encoder=True, method="R", seed=0, train=train, val=test, test=test, steps=2,
         lr=1e-3, n_classes=4, regions=regions, setting="s", group="g", device="cpu",
     )  # fmt: skip
