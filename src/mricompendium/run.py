@@ -152,7 +152,7 @@ def _check_data(nb_id: str, params: dict[str, Any]) -> list[str]:
     from mricompendium.data.errors import DataError
 
     try:
-        return check_sources(params)
+        return check_sources(params, nb_id)
     except DataError as e:
         raise RunError([f"{nb_id}: {e.source}: {e.problem}"]) from e
     except (FileNotFoundError, ValueError) as e:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from userdata_files import write_cc, write_fastmri, write_nifti
+from userdata_files import write_brats_dir, write_cc, write_fastmri, write_isles_dir, write_nifti
 
 from mricompendium import paths, run, userdata
 
@@ -43,6 +43,10 @@ COMMANDS = readme_commands(README.read_text())
 
 def _data_kind(path: str) -> str:
     low = path.lower()
+    if "brats" in low:
+        return "brats"
+    if "isles" in low:
+        return "isles"
     if "fastmri" in low:
         return "fastmri"
     if "cc359" in low or "calgary" in low:
@@ -51,6 +55,12 @@ def _data_kind(path: str) -> str:
 
 
 def _write(folder: Path, kind: str) -> None:
+    if kind == "brats":
+        write_brats_dir(folder)
+        return
+    if kind == "isles":
+        write_isles_dir(folder)
+        return
     folder.mkdir(parents=True)
     for i in range(2 if kind != "nifti" else 3):
         if kind == "fastmri":  # brain multi-coil: 320 x 320 after the header's crop
@@ -66,6 +76,10 @@ def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("readme")
     for path in sorted(set(re.findall(r"(/data/[\w./-]+)", " ".join(COMMANDS)))):
         _write(root / path.lstrip("/"), _data_kind(path))
+    # data/user/<name> folders of formats the userdata lines do not create (BraTS, ISLES)
+    for name in sorted(set(re.findall(r"data/user/([\w-]+)", " ".join(COMMANDS)))):
+        if _data_kind(name) in ("brats", "isles"):
+            _write(root / "data" / "user" / name, _data_kind(name))
     return root
 
 

@@ -129,3 +129,44 @@ def write_nifti_dir(folder: Path, n: int = 3, orientation: str = "RAS") -> Path:
     for i in range(n):
         write_nifti(folder / f"sub{i}.nii.gz", orientation=orientation, scale=100.0 + 10 * i)
     return folder
+
+
+def write_brats_dir(folder: Path, n: int = 3, shape: tuple[int, int, int] = (24, 24, 16)) -> Path:
+    """``n`` BraTS 2018-2021-style cases (four modalities + seg, labels 1/2/4) in ``folder``."""
+    rng = np.random.default_rng(0)
+    for i in range(n):
+        case = f"BraTS_{i:05d}"
+        d = folder / case
+        d.mkdir(parents=True, exist_ok=True)
+        for j, name in enumerate(("t1", "t1ce", "t2", "flair")):
+            data = (rng.random(shape) + j).astype(np.float32)
+            nib.save(nib.Nifti1Image(data, np.eye(4)), d / f"{case}_{name}.nii.gz")
+        lab = np.zeros(shape, np.int16)
+        lab[6:16, 6:16, 4:10] = 2
+        lab[8:12, 8:12, 5:9] = 1
+        lab[10, 10, 7] = 4
+        nib.save(nib.Nifti1Image(lab, np.eye(4)), d / f"{case}_seg.nii.gz")
+    return folder
+
+
+def write_isles_dir(folder: Path, n: int = 3, shape: tuple[int, int, int] = (16, 16, 8)) -> Path:
+    """``n`` ISLES 2022-style BIDS cases (DWI, ADC, FLAIR, lesion mask) under ``folder``."""
+    rng = np.random.default_rng(0)
+    aff = np.diag([2.0, 2.0, 2.0, 1.0])
+    for i in range(1, n + 1):
+        sub, ses = f"sub-strokecase{i:04d}", "ses-0001"
+        raw = folder / "rawdata" / sub / ses
+        (raw / "dwi").mkdir(parents=True, exist_ok=True)
+        (raw / "anat").mkdir(parents=True, exist_ok=True)
+        der = folder / "derivatives" / sub / ses
+        der.mkdir(parents=True, exist_ok=True)
+        name = f"{sub}_{ses}"
+        for kind, scale in (("dwi", 1.0), ("adc", 800.0)):
+            img = nib.Nifti1Image((scale * rng.random(shape)).astype(np.float32), aff)
+            nib.save(img, raw / "dwi" / f"{name}_{kind}.nii.gz")
+        flair = nib.Nifti1Image(rng.random(shape).astype(np.float32), aff)
+        nib.save(flair, raw / "anat" / f"{name}_FLAIR.nii.gz")
+        mask = np.zeros(shape, np.uint8)
+        mask[4:8, 4:8, 2:4] = 1
+        nib.save(nib.Nifti1Image(mask, aff), der / f"{name}_msk.nii.gz")
+    return folder

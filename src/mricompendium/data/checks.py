@@ -51,11 +51,58 @@ SOURCES: tuple[Source, ...] = (
 )
 
 
-def check_sources(params: Mapping[str, Any]) -> list[str]:
+def _count(path: Path, found: list[Any], what: str, minimum: int) -> str:
+    if len(found) < minimum:
+        raise DataError(path, f"holds {len(found)} {what}, needs at least {minimum}")
+    return f"{len(found)} {what} in {path}"
+
+
+def _brats(path: Path, params: Mapping[str, Any]) -> str:
+    from mricompendium.data.segmentation.brats import find_cases
+
+    return _count(path, find_cases(path), "BraTS cases", 3)
+
+
+def _isles(path: Path, params: Mapping[str, Any]) -> str:
+    from mricompendium.data.segmentation.isles import find_cases
+
+    return _count(path, find_cases(path), "ISLES 2022 cases", 3)
+
+
+def _pairs(path: Path, params: Mapping[str, Any]) -> str:
+    from mricompendium.data.segmentation.pairs import find_pairs
+
+    found = find_pairs(path, image_suffix=str(params.get("image_suffix", "")),
+                       label_suffix=str(params.get("label_suffix", "")))  # fmt: skip
+    return _count(path, found, "image + label NIfTI pairs", 1)
+
+
+def _learn2reg(path: Path, params: Mapping[str, Any]) -> str:
+    images = sorted((path / "imagesTr").glob("*.nii*")) if (path / "imagesTr").is_dir() else []
+    if not (path / "labelsTr").is_dir():
+        raise DataError(path, "needs imagesTr/ and labelsTr/ (Learn2Reg/OASIS layout)")
+    return _count(path, images, "Learn2Reg/OASIS images", 2)
+
+
+def _acdc(path: Path, params: Mapping[str, Any]) -> str:
+    found = sorted(d for d in path.iterdir() if d.is_dir() and d.name.startswith("patient"))
+    return _count(path, found, "ACDC patient folders", 1)
+
+
+# Notebooks whose data_path is not a folder of NIfTI volumes nor raw k-space, by format.
+FORMATS: dict[str, Callable[[Path, Mapping[str, Any]], str]] = {
+    "segresnet_vae": _brats, "swin_unetr": _brats, "nnunet_extended": _brats,
+    "stroke_synthetic": _isles, "scse": _pairs, "synthstrip": _pairs,
+    "ddmr": _learn2reg, "nestedmorph": _learn2reg, "biomech_cardiac": _acdc,
+}  # fmt: skip
+
+
+def check_sources(params: Mapping[str, Any], nb_id: str | None = None) -> list[str]:
     """Check every non-empty data path of ``params``; one description per source.
 
-    A source is raw k-space when the notebook has a ``data_format`` parameter, otherwise a folder
-    of NIfTI volumes.
+    A source is read in the format of the notebook (:data:`FORMATS`: BraTS, ISLES, NIfTI pairs,
+    Learn2Reg, ACDC; ``data_format: nsd`` for NSD-style betas), as raw k-space when the notebook
+    has a ``data_format`` parameter, and otherwise as a folder of NIfTI volumes.
 
     Raises:
         FileNotFoundError: a path that does not exist.
@@ -68,7 +115,12 @@ def check_sources(params: Mapping[str, Any]) -> list[str]:
             continue
         path = paths.resolve(str(value))
         try:
-            out.append(f"{src.key}: {_describe(path, params, src)}")
+            if nb_id in FORMATS and src.key == "data_path":
+                if not path.exists():
+                    raise FileNotFoundError(path)
+                out.append(f"{src.key}: {FORMATS[nb_id](path, params)}")
+            else:
+                out.append(f"{src.key}: {_describe(path, params, src)}")
         except FileNotFoundError as e:
             raise DataError(path, f"does not exist ({src.key})") from e
         except DataError as e:
