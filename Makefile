@@ -12,7 +12,7 @@ export OMP_NUM_THREADS ?= 1
 # DVC stage commands call `python`: make it the project venv.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: setup data repro test unit nbval lab bench lint clean
+.PHONY: setup data repro test unit nbval lab bench lint clean stages new
 
 setup: $(STAMP)
 
@@ -48,6 +48,14 @@ lab: setup data
 
 bench: setup data
 	$(PY) benchmarks/run.py
+
+# dvc.yaml's stages and their dependencies, generated from the notebooks' import closures.
+stages: setup
+	$(PY) -m mricompendium.stages
+
+# Scaffold a paper from the catalogue: make new ID=scse
+new: setup data
+	$(PY) -m mricompendium.new $(ID)
 
 lint: setup
 	$(VENV)/bin/ruff check src tests benchmarks

@@ -71,31 +71,58 @@ def test_success_publishes_and_failure_leaves_reports_untouched(tmp_path, monkey
     assert not (tmp_path / ".scratch" / "staging" / "toy").exists()
 
 
-def test_report_lists_every_catalogue_paper(tmp_path):
-    (tmp_path / "metrics").mkdir()
+def _metrics(**over):
     m = {
-        "id": "reconresnet",
-        "seed_paper": "S38",
-        "family": "reconstruction",
-        "claim": "c",
-        "verdict": "partial",
-        "evidence": "e",
-        "paper": {"metric": "SSIM", "values": {"a": 0.99}},
-        "ours": {"metric": "SSIM", "values": {"a": 0.95}},
-        "scale": {},
-        "runtime_s": 12.0,
+        "id": "reconresnet", "seed_paper": "S38", "family": "reconstruction", "claim": "c",
+        "verdict": "inconclusive", "evidence": "e", "runtime_s": 12.0,
+        "verdict_reasons": ["too few independent units: A > B rests on 4 volumes (fewer than 6)"],
+        "notes": ["groups disagree on A > B: template +0.02 holds; real EPI -0.01 fails"],
+        "paper": {"figures": [
+            {"method": "ReconResNet", "metric": "SSIM", "setting": "3.5x", "value": 0.99,
+             "source": "the abstract", "kind": "paper", "verified": True},
+            {"method": "ReconResNet", "metric": "SSIM", "setting": "20x", "value": 0.968,
+             "source": "a talk", "kind": "other", "verified": False},
+        ]},
+        "comparisons": [{"role": "primary", "comparison": "A > B", "metric": "ssim_brain",
+                         "effect": 0.021, "ci_low": 0.01, "ci_high": 0.03, "p_a_gt_b": 0.8,
+                         "p_holm": 0.004, "units": 4, "outcome": "holds"}],
+        "scale": {"image_size": 64, "train_steps": 320},
+        "data": {"kind": "user", "path": "/data/ixi", "fingerprint": "ab" * 32,
+                 "description": "12 IXI T1 volumes"},
         "extra": {"key_figures": ["figures/reconresnet/x.png"]},
-    }
-    (tmp_path / "metrics" / "reconresnet.json").write_text(json.dumps(m))
+    }  # fmt: skip
+    m.update(over)
+    return m
+
+
+def test_report_lists_every_catalogue_paper_and_reads_like_a_results_section(tmp_path):
+    (tmp_path / "metrics").mkdir()
+    (tmp_path / "metrics" / "reconresnet.json").write_text(json.dumps(_metrics()))
     text = report.render(tmp_path)
     catalogue = report.load_catalogue()
     assert len(catalogue) == 88
     for paper in catalogue:
         assert f"| {paper['s']} |" in text
     row = next(line for line in text.splitlines() if line.startswith("| S38 |"))
-    assert "partial" in row and "SSIM: a 0.950" in row and "12 s" in row
+    assert "*inconclusive*" in row and "A > B: ssim_brain +0.021 [+0.010, +0.030]" in row
+    assert "SSIM 20x 0.968 UNVERIFIED" in row and "3.5x 0.99 UNVERIFIED" not in row
+    assert (
+        "| primary | A > B | ssim_brain | +0.021 [+0.010, +0.030] | 0.80 | 0.004 | 4 | holds |"
+        in text
+    )
+    assert "- too few independent units: A > B rests on 4 volumes (fewer than 6)" in text
+    assert "*What would settle it:* more independent units" in text
+    assert "*Data (user from `/data/ixi` (sha256 abababababab...)):* 12 IXI T1 volumes" in text
+    assert "(UNVERIFIED; other: a talk)" in text and "(paper: the abstract)" in text
     assert "![reconresnet: x](figures/reconresnet/x.png)" in text
-    assert text.count("not yet") == 2 * (len(catalogue) - 1)
+    assert text.count("| not yet | not yet | - |") == len(catalogue) - 1
+
+
+def test_report_marks_catalogue_figures_as_not_checked_rather_than_guessing(tmp_path):
+    (tmp_path / "metrics").mkdir()
+    text = report.render(tmp_path)
+    row = next(line for line in text.splitlines() if line.startswith("| S88 |"))
+    assert "(not yet checked)" in row and "UNVERIFIED" not in row
 
 
 def test_report_names_a_broken_metrics_file(tmp_path):
@@ -110,22 +137,3 @@ def test_output_root_defaults_to_scratch():
     assert paths.output_root("reports", "x") == paths.ROOT / "reports"
     out = paths.report_paths("reports", "x")
     assert out.table("curve").name == "x_curve.csv" and out.metrics.name == "x.json"
-
-
-def test_front_table_pivots_methods_by_setting(tmp_path):
-    (tmp_path / "tables").mkdir()
-    (tmp_path / "tables" / "t.csv").write_text(
-        "setting,seen_in_training,method,v_mean,v_sd\n"
-        "a@4,True,M1,0.5,0.01\na@4,True,M2,0.6,0.02\nb@6,False,M1,0.4,0.03\n"
-    )
-    spec = {
-        "title": "T",
-        "csv": "tables/t.csv",
-        "cost": "tables/none.csv",
-        "value": "v",
-        "protocol": "p",
-    }
-    lines = report._front_table(tmp_path, spec)
-    assert "| method | a@4 | b@6* | parameters | ms / slice |" in lines
-    assert "| M1 | 0.500 +- 0.010 | 0.400 +- 0.030 | - | - |" in lines
-    assert "| M2 | 0.600 +- 0.020 | - | - | - |" in lines

@@ -150,3 +150,27 @@ def test_load_checkpoint_rejects_missing_and_foreign_files(tmp_path):
     torch.save({"weights": torch.ones(1)}, tmp_path / "other.pt")
     with pytest.raises(ValueError):
         training.load_checkpoint(tmp_path / "other.pt", _model())
+
+
+def test_validation_history_and_step_callbacks():
+    torch.manual_seed(0)
+    model = torch.nn.Linear(2, 1)
+    x, y = torch.randn(16, 2), torch.randn(16, 1)
+    modes = []
+
+    def val_fn(m):
+        modes.append(m.training)
+        return float(torch.nn.functional.mse_loss(m(x), y))
+
+    hist = training.fit(
+        model, [(x, y)], lambda m, b: torch.nn.functional.mse_loss(m(b[0]), b[1]),
+        steps=10, lr=0.05, device="cpu", progress=False,
+        val_fn=val_fn, val_every=4, on_step={5: lambda m: m.weight.detach().clone()},
+    )  # fmt: skip
+    assert hist.val_steps == [4, 8, 10] and len(hist.val) == 3
+    assert hist.val[-1] < hist.val[0]
+    assert modes == [False] * 3 and model.training  # eval for validation, train mode restored
+    assert set(hist.snapshots) == {5} and hist.snapshots[5].shape == (1, 2)
+    with pytest.raises(ValueError, match="on_step"):
+        training.fit(model, [(x, y)], lambda m, b: m(b[0]).sum(), steps=3, device="cpu",
+                     progress=False, on_step={7: print})  # fmt: skip

@@ -1,10 +1,12 @@
 """Gather ``reports/metrics/*.json`` into ``reports/README.md``, the compendium's front page.
 
-Usage: ``python -m mricompendium.report`` (the last DVC stage). One row per paper of the
-catalogue (``catalogue.yaml``); papers without a notebook yet are marked "not yet". Each notebook's
-key figures (``extra.key_figures`` in its metrics JSON, paths relative to ``reports/``) are
-embedded below the table, and ``reports/benchmarks.json`` (``benchmarks/run.py``) becomes a
-benchmark table.
+Usage: ``python -m mricompendium.report`` (the last DVC stage). The page has one row per paper of
+the catalogue (``catalogue.yaml``), then for each notebook a short results section: the verdict
+and its reasons in words, the scale and the data in one line each, the comparison table (effect
+[95 % CI], P(A > B), Holm p, outcome), where groups disagree, the paper's figures with their
+source (UNVERIFIED exactly where ``references.yaml`` says so), what would settle an inconclusive
+verdict, the effect-vs-budget plot and the notebook's key figures; last, the benchmark table.
+It reads JSON only: no verdict is computed here.
 """
 
 from __future__ import annotations
@@ -24,6 +26,16 @@ VERDICT_MARK = {
     "reproduced": "reproduced",
     "partial": "partial",
     "not_reproduced": "**not reproduced**",
+    "inconclusive": "*inconclusive*",
+}
+# What would settle a verdict held back for each kind of reason.
+SETTLE = {
+    "too few independent units": "more independent units (subjects or volumes), not more slices",
+    "under-trained": "a longer training budget, until the validation curves flatten",
+    "convergence not judged": "validation curves recorded during training",
+    "seed-dependent": "more training seeds and a longer budget",
+    "budget-dependent": "a budget at which the effect stops changing",
+    "undecided": "more test units: the CI is wider than the smallest effect that matters",
 }
 
 
@@ -49,45 +61,132 @@ def _cell(text: Any) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def _values(section: dict[str, Any] | None, limit: int = 4) -> str:
-    if not section:
+def _num(x: Any, fmt: str = ".3f") -> str:
+    return f"{x:{fmt}}" if isinstance(x, int | float) else "-"
+
+
+def _figure_text(f: dict[str, Any]) -> str:
+    what = " ".join(x for x in (f.get("method"), f.get("metric"), f.get("setting")) if x)
+    mark = "" if f.get("verified") else " UNVERIFIED"
+    return f"{what} {f.get('value')}{mark}"
+
+
+def _paper_cell(paper: dict[str, Any], m: dict[str, Any] | None) -> str:
+    figures = ((m or {}).get("paper") or {}).get("figures")
+    if figures:
+        shown = "; ".join(_figure_text(f) for f in figures[:3])
+        more = f" (+{len(figures) - 3} more)" if len(figures) > 3 else ""
+        return _cell(shown + more)
+    text = paper.get("paper_figure", "")
+    if not text:
         return "-"
-    if section.get("summary"):
-        return _cell(section["summary"])
-    vals = section.get("values") or {}
-    items = [f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in vals.items()]
-    more = f" (+{len(items) - limit} more)" if len(items) > limit else ""
-    return _cell(f"{section.get('metric', '')}: " + "; ".join(items[:limit]) + more)
+    return _cell(f"{text} (not yet checked)")
+
+
+def _ours_cell(m: dict[str, Any]) -> str:
+    comps = [c for c in m.get("comparisons", []) if c.get("role") == "primary"]
+    if comps and "effect" in comps[0]:
+        c = comps[0]
+        more = f" (+{len(comps) - 1} primary)" if len(comps) > 1 else ""
+        return _cell(
+            f"{c['comparison']}: {c['metric']} {_num(c['effect'], '+.3f')} "
+            f"[{_num(c['ci_low'], '+.3f')}, {_num(c['ci_high'], '+.3f')}]{more}"
+        )
+    vals = (m.get("ours") or {}).get("values") or {}
+    items = [f"{k} {_num(v)}" for k, v in list(vals.items())[:3]]
+    return _cell(f"{(m.get('ours') or {}).get('metric', '')}: " + "; ".join(items))
 
 
 def _row(paper: dict[str, Any], m: dict[str, Any] | None) -> str:
-    claim = _cell(m["claim"] if m else paper.get("claim", ""))
+    claim = _cell((m or {}).get("claim") or paper.get("claim", ""))
     if m is None:
-        fig = paper.get("paper_figure", "")
-        fig = f"{fig} (UNVERIFIED)" if any(c.isdigit() for c in fig) else fig
-        cells = [
-            paper["s"],
-            paper["id"],
-            paper["family"],
-            claim,
-            _cell(fig),
-            "not yet",
-            "not yet",
-            "-",
-        ]
+        cells = [paper["s"], paper["id"], paper["family"], claim, _paper_cell(paper, None),
+                 "not yet", "not yet", "-"]  # fmt: skip
     else:
-        nb = f"[{paper['id']}](notebooks/{paper['id']}.ipynb)"
-        cells = [
-            paper["s"],
-            nb,
-            paper["family"],
-            claim,
-            _values(m.get("paper")),
-            _values(m.get("ours")),
-            VERDICT_MARK.get(m["verdict"], m["verdict"]),
-            f"{m.get('runtime_s', 0):.0f} s",
-        ]
+        verdict = VERDICT_MARK.get(m["verdict"], m["verdict"])
+        if m.get("smoke"):
+            verdict += " (smoke run)"
+        cells = [paper["s"], f"[{paper['id']}](#{paper['s'].lower()}-{paper['id']})",
+                 paper["family"], claim, _paper_cell(paper, m), _ours_cell(m), verdict,
+                 f"{m.get('runtime_s', 0):.0f} s"]  # fmt: skip
     return "| " + " | ".join(str(c) for c in cells) + " |"
+
+
+def _comparison_table(m: dict[str, Any]) -> list[str]:
+    comps = [c for c in m.get("comparisons", []) if "effect" in c and "role" in c]
+    if not comps:
+        return [f"*Evidence:* {_cell(m.get('evidence', ''))}", ""]
+    lines = ["| role | comparison | metric | effect [95% CI] | P(A>B) | Holm p | units | outcome |",
+             "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for c in comps:
+        lines.append(
+            f"| {c['role']} | {_cell(c['comparison'])} | {c['metric']} | "
+            f"{_num(c['effect'], '+.3f')} [{_num(c['ci_low'], '+.3f')}, "
+            f"{_num(c['ci_high'], '+.3f')}] | {_num(c['p_a_gt_b'], '.2f')} | "
+            f"{_num(c['p_holm'], '.2g')} | {c['units']} | {c['outcome']} |"
+        )
+    return lines + [""]
+
+
+def _scale_line(m: dict[str, Any]) -> str:
+    scale = m.get("scale") or {}
+    items = [f"{k.replace('_', ' ')} {v}" for k, v in scale.items()
+             if isinstance(v, str | int | float | bool)]  # fmt: skip
+    return "*Scale:* " + (", ".join(items) if items else "not recorded")
+
+
+def _data_line(m: dict[str, Any]) -> str:
+    d = m.get("data") or {}
+    if not d:
+        return "*Data:* " + _cell((m.get("protocol") or {}).get("data", "not recorded"))
+    where = f" from `{d['path']}`" if d.get("path") else ""
+    fp = f" (sha256 {d['fingerprint'][:12]}...)" if d.get("fingerprint") else ""
+    return f"*Data ({d.get('kind')}{where}{fp}):* {_cell(d.get('description', ''))}"
+
+
+def _paper_figures(m: dict[str, Any]) -> list[str]:
+    figures = (m.get("paper") or {}).get("figures") or []
+    if not figures:
+        source = (m.get("paper") or {}).get("source")
+        return [f"*Paper's figures:* {_cell(source or 'none recorded')}", ""]
+    lines = ["*Paper's figures (from `references.yaml`):*", ""]
+    for f in figures:
+        mark = "" if f.get("verified") else "UNVERIFIED; "
+        kind = str(f.get("kind", "")).replace("_", " ")
+        lines.append(f"- {_cell(_figure_text(f))} ({mark}{kind}: {_cell(f.get('source', ''))})")
+    return lines + [""]
+
+
+def _settle(reasons: list[str]) -> list[str]:
+    wants = [text for key, text in SETTLE.items() if any(r.startswith(key) for r in reasons)]
+    return [f"*What would settle it:* {'; '.join(dict.fromkeys(wants))}.", ""] if wants else []
+
+
+def _details(nb_id: str, m: dict[str, Any], paper: dict[str, Any], reports: Path) -> list[str]:
+    title = paper.get("title", "")
+    verdict = VERDICT_MARK.get(m["verdict"], m["verdict"])
+    smoke = " (smoke run, not a result)" if m.get("smoke") else ""
+    out = [f"### {m.get('seed_paper', '')} {nb_id}", "", f"*{_cell(title)}*", "",
+           f"*Claim (our words).* {_cell(m['claim'])}", "",
+           f"**Verdict: {verdict}**{smoke}"]  # fmt: skip
+    reasons = m.get("verdict_reasons") or []
+    out += [f"- {_cell(r)}" for r in reasons] + [""]
+    out += [_scale_line(m), "", _data_line(m), ""]
+    out += _comparison_table(m)
+    out += [f"- {_cell(n)}" for n in m.get("notes") or []]
+    out += [""] if m.get("notes") else []
+    out += _paper_figures(m)
+    if m["verdict"] == "inconclusive":
+        out += _settle(reasons)
+    diff = (m.get("extra") or {}).get("differences")
+    if diff:
+        out += [f"*What differs from the paper:* {_cell(diff)}", ""]
+    if (reports / "verdicts" / f"{nb_id}.png").exists():
+        out += [f"![{nb_id}: primary effect vs training budget](verdicts/{nb_id}.png)", ""]
+    for fig in (m.get("extra") or {}).get("key_figures", []):
+        out += [f"![{nb_id}: {Path(fig).stem}]({fig})", ""]
+    out += [f"Executed notebook: [notebooks/{nb_id}.ipynb](notebooks/{nb_id}.ipynb)", ""]
+    return out
 
 
 def _benchmarks(reports: Path) -> list[str]:
@@ -111,77 +210,21 @@ def _benchmarks(reports: Path) -> list[str]:
     return lines
 
 
-def _details(nb_id: str, m: dict[str, Any]) -> list[str]:
-    out = [
-        f"### {m.get('seed_paper', '')} {nb_id}",
-        "",
-        f"*Claim.* {m['claim']}",
-        "",
-        f"*Verdict:* {VERDICT_MARK.get(m['verdict'], m['verdict'])}. *Evidence:* {m['evidence']}",
-        "",
-    ]
-    scale = m.get("scale") or {}
-    if scale:
-        out += ["*Scale:* " + ", ".join(f"{k} {v}" for k, v in scale.items()), ""]
-    extra = m.get("extra") or {}
-    if extra.get("differences"):
-        out += [f"*What differs from the paper:* {extra['differences']}", ""]
-    for fig in extra.get("key_figures", []):
-        out += [f"![{nb_id}: {Path(fig).stem}]({fig})", ""]
-    return out
+INTRO = """\
+# mricompendium: does the paper's claim hold?
 
-
-# Cross-model tables shown on the front page: one row per method, one column per setting.
-FRONT_TABLES = {
-    "cirim": {
-        "title": "Reconstruction benchmark (S02 notebook): every model, same data, masks, protocol",
-        "csv": "tables/cirim.csv",
-        "cost": "tables/cirim_cost.csv",
-        "value": "ssim_brain",
-        "protocol": "SSIM inside the brain mask, per slice (slice-normalised, uniform 7x7 window), "
-        "mean +- sd over the test slices; 8 simulated coils, 64x64, equal training steps; "
-        "settings marked * were not seen in training",
-    },
-}
-
-
-def _front_table(reports: Path, spec: dict[str, str]) -> list[str]:
-    import pandas as pd
-
-    f = reports / spec["csv"]
-    if not f.exists():
-        return []
-    df = pd.read_csv(f)
-    v = spec["value"]
-    settings = list(dict.fromkeys(df["setting"]))
-    seen = dict(zip(df["setting"], df["seen_in_training"], strict=False))
-    heads = [f"{s}{'' if seen.get(s, True) else '*'}" for s in settings]
-    cost = {}
-    if (reports / spec["cost"]).exists():
-        c = pd.read_csv(reports / spec["cost"])
-        cost = {r.method: (int(r.parameters), float(r.ms_per_slice)) for r in c.itertuples()}
-    lines = [
-        f"### {spec['title']}",
-        "",
-        f"*Protocol:* {spec['protocol']}.",
-        "",
-        "| method | " + " | ".join(heads) + " | parameters | ms / slice |",
-        "|---|" + "---|" * (len(heads) + 2),
-    ]
-    for method in dict.fromkeys(df["method"]):
-        rows = df[df["method"] == method].set_index("setting")
-        cells = [
-            f"{rows.at[s, v + '_mean']:.3f} +- {rows.at[s, v + '_sd']:.3f}"
-            if s in rows.index
-            else "-"
-            for s in settings
-        ]
-        p, ms = cost.get(method, ("-", None))
-        lines.append(
-            f"| {method} | " + " | ".join(cells) + f" | {p} | "
-            f"{'-' if ms is None else f'{ms:.1f}'} |"
-        )
-    return lines + [""]
+Each row is one paper. Its notebook tests the paper's central claim at a scale that runs on two CPU
+cores, on data that ship offline (simulated from real anatomy; each section says what) or on a
+user's files. The verdict is computed by code (`mricompendium.claims`) from per-case results and a
+declared claim: comparisons with a smallest effect that matters, clustered by the unit of
+independence (a subject or source volume, never a slice), Holm-corrected. It reads:
+**reproduced** (every comparison holds), **partial** (the primary comparisons hold, some secondary
+does not), **not reproduced** (a primary comparison fails: its CI rules out the claimed effect),
+**inconclusive** (this scale cannot settle it: too few units, under-trained, seed- or
+budget-dependent, or undecided; the reasons are listed). Paper figures come from
+`references.yaml` with their source, marked UNVERIFIED where not checked against the paper.
+Regenerate with `make repro`; this page is written by `python -m mricompendium.report`.
+"""
 
 
 def render(reports: Path | None = None) -> str:
@@ -189,30 +232,19 @@ def render(reports: Path | None = None) -> str:
     reports = reports or paths.REPORTS
     metrics = load_metrics(reports)
     catalogue = load_catalogue()
+    by_id = {p["id"]: p for p in catalogue}
     done = sum(1 for p in catalogue if p["id"] in metrics)
-    lines = [
-        "# mricompendium: does the paper's claim hold?",
-        "",
-        "Each row is one paper. *Ours* is measured by its notebook at the `params.yaml` size",
-        "on the embedded data (simulated k-space from real anatomy; see each notebook), and the",
-        "verdict is computed by code from paired statistics over test cases",
-        "(`mricompendium.claims`).",
-        "Paper figures are printed only where checked against the paper; others say UNVERIFIED.",
-        "Regenerate with `make repro`; this page is written by `python -m mricompendium.report`.",
-        "",
-        f"{done} of {len(catalogue)} papers have a notebook.",
-        "",
-        "| S | id | family | claim under test | paper's figure | ours | verdict | runtime |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    lines += [_row(p, metrics.get(p["id"])) for p in catalogue]
-    lines += [""]
-    for nb_id, spec in FRONT_TABLES.items():
-        if nb_id in metrics:
-            lines += _front_table(reports, spec)
-    lines += ["## Results in detail", ""]
-    for nb_id, m in metrics.items():
-        lines += _details(nb_id, m)
+    tally = {v: sum(m.get("verdict") == v for m in metrics.values()) for v in VERDICT_MARK}
+    lines = [INTRO, f"{done} of {len(catalogue)} papers have a notebook: "
+             + ", ".join(f"{n} {v.replace('_', ' ')}" for v, n in tally.items() if n) + ".", "",
+             "| S | notebook | family | claim under test | paper's figure | ours (primary effect) "
+             "| verdict | runtime |", "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    order = sorted(catalogue, key=lambda p: (p["id"] not in metrics, p.get("wave", 9), p["s"]))
+    lines += [_row(p, metrics.get(p["id"])) for p in order]
+    lines += ["", "## Results", ""]
+    for p in order:
+        if p["id"] in metrics:
+            lines += _details(p["id"], metrics[p["id"]], by_id[p["id"]], reports)
     lines += ["## Benchmarks", ""] + _benchmarks(reports) + [""]
     return "\n".join(lines)
 

@@ -115,6 +115,9 @@ class History:
         wall_s: wall time of this call in seconds.
         device: the device trained on.
         amp: whether mixed precision was used.
+        val_steps: the steps after which ``val_fn`` ran (this call only).
+        val: its values (the validation metric), one per entry of ``val_steps``.
+        snapshots: ``{step: value}`` returned by the ``on_step`` callbacks.
     """
 
     losses: list[float]
@@ -124,6 +127,9 @@ class History:
     wall_s: float
     device: str
     amp: bool
+    val_steps: list[int] = dataclasses.field(default_factory=list)
+    val: list[float] = dataclasses.field(default_factory=list)
+    snapshots: dict[int, Any] = dataclasses.field(default_factory=dict)
 
     @property
     def final_loss(self) -> float:
@@ -322,6 +328,28 @@ def _flush(pending: list[torch.Tensor], losses: list[float], step: int) -> None:
         raise FloatingPointError(f"non-finite loss at step {step - len(values) + bad[0]}")
 
 
+@torch.no_grad()
+def _inspect(model: nn.Module, fn: Callable[[nn.Module], Any]) -> Any:
+    """Call ``fn(model)`` in eval mode without gradients, then restore train mode."""
+    model.eval()
+    try:
+        return fn(model)
+    finally:
+        model.train()
+
+
+def _check_callbacks(val_fn, val_every, on_step, total):
+    if val_fn is not None and not callable(val_fn):
+        raise TypeError("val_fn must be callable: val_fn(model) -> float")
+    if val_every is not None and (val_fn is None or int(val_every) < 1):
+        raise ValueError(f"val_every needs a val_fn and must be >= 1, got {val_every}")
+    for step, fn in (on_step or {}).items():
+        if not callable(fn) or not 1 <= int(step) <= total:
+            raise ValueError(
+                f"on_step keys must be steps in [1, {total}] with callables, got {step}"
+            )
+
+
 def _setup(model, lr, weight_decay, optimizer, device, amp, scheduler, total):
     dev = select_device(device)
     use_amp = dev.type == "cuda" if amp is None else bool(amp)
@@ -358,6 +386,9 @@ def fit(
     seed: int = 0,
     progress: bool = True,
     log_every: int | None = None,
+    val_fn: Callable[[nn.Module], float] | None = None,
+    val_every: int | None = None,
+    on_step: dict[int, Callable[[nn.Module], Any]] | None = None,
 ) -> History:
     """Train ``model`` to minimise ``loss_fn`` and return the loss history.
 
@@ -381,11 +412,17 @@ def fit(
         seed: seeds the per-step generators given to a batch function.
         progress: show a tqdm bar (quiet: updated at most every 2 s).
         log_every: steps between loss log lines and host syncs (default: total / 10).
+        val_fn: ``val_fn(model) -> float``, the validation metric, called in eval mode without
+            gradients every ``val_every`` steps and after the last step (``History.val``).
+        val_every: steps between validations (default with a ``val_fn``: total / 10).
+        on_step: ``{step: fn(model)}`` called in eval mode without gradients after that step
+            (e.g. an evaluation at half budget); the results go to ``History.snapshots``.
 
     Returns:
         A :class:`History`.
     """
     total = _total_steps(batches, steps, epochs)
+    _check_callbacks(val_fn, val_every, on_step, total)
     dev, use_amp, opt, sched, scaler = _setup(
         model, lr, weight_decay, optimizer, device, amp, scheduler, total
     )
@@ -394,6 +431,8 @@ def fit(
     start, losses = _resume(run, ckpt) if resume else (0, [])
     every = log_every or max(1, total // 10)
     t0, lrs, pending = time.perf_counter(), [], []
+    v_every = int(val_every or max(1, total // 10))
+    val_steps, val, snapshots = [], [], {}
     bar = _progress(total, min(start, total), progress and start < total)
     stream = _batch_stream(batches, start, seed) if start < total else iter(())
     for step, batch in zip(range(start, total), stream, strict=False):
@@ -408,9 +447,16 @@ def fit(
             logger.info("step %d/%d loss %.4g", done, total, losses[-1])
         if save_now and done < total:
             run.save(ckpt, done, losses)
+        if val_fn is not None and (done % v_every == 0 or done == total):
+            val_steps.append(done)
+            val.append(float(_inspect(model, val_fn)))
+        if on_step and done in on_step:
+            snapshots[done] = _inspect(model, on_step[done])
         bar.update(1)
     bar.close()
     if ckpt is not None and start < total:
         run.save(ckpt, total, losses)
     wall = time.perf_counter() - t0
-    return History(losses, lrs, start, max(start, total), wall, str(dev), use_amp)
+    return History(
+        losses, lrs, start, max(start, total), wall, str(dev), use_amp, val_steps, val, snapshots
+    )

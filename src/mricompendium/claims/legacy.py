@@ -1,4 +1,8 @@
-"""From per-case numbers to a verdict and the notebook's metrics JSON.
+"""The first verdict helpers (per-slice paired tests), kept until every notebook uses the engine.
+
+Superseded by :mod:`mricompendium.claims.engine`; new notebooks must not use this module.
+
+From per-case numbers to a verdict and the notebook's metrics JSON.
 
 A paper's claim is tested as one or more paired comparisons over the same test cases (method A vs
 method B, e.g. per-slice SSIM). Each :class:`Comparison` holds a seeded bootstrap percentile CI of
@@ -25,6 +29,7 @@ import numpy as np
 from scipy import stats
 
 from mricompendium import paths
+from mricompendium.claims.record import round_floats
 from mricompendium.io import atomic_write_json
 
 __all__ = [
@@ -270,30 +275,6 @@ def _device_name(device: str) -> str | None:
         return torch.cuda.get_device_name(torch.device(device))
     except (RuntimeError, AssertionError, ValueError):
         return None
-
-
-def round_floats(obj: Any, digits: int = 6) -> Any:
-    """Recursively round floats to ``digits`` significant digits for stable JSON.
-
-    numpy scalars/arrays become Python numbers/lists, tuples become lists, and non-finite floats
-    (NaN, inf) become ``None`` so that the output is strict JSON.
-    """
-    if isinstance(obj, bool | np.bool_):
-        return bool(obj)
-    if isinstance(obj, int | np.integer):
-        return int(obj)
-    if isinstance(obj, float | np.floating):
-        x = float(obj)
-        return float(f"{x:.{digits}g}") if math.isfinite(x) else None
-    if isinstance(obj, np.ndarray):
-        return round_floats(obj.tolist(), digits)
-    if isinstance(obj, Mapping):
-        return {str(k): round_floats(v, digits) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [round_floats(v, digits) for v in obj]
-    if isinstance(obj, os.PathLike):
-        return os.fspath(obj)
-    return obj
 
 
 def _check_section(name: str, value: Any, keys: tuple[str, ...] = ()) -> None:

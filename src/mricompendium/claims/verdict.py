@@ -1,0 +1,180 @@
+"""From comparison outcomes and training curves to the verdict and its reasons in words."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import pandas as pd
+
+from mricompendium.claims.declare import Claim, Curve
+from mricompendium.claims.engine import ComparisonResult, Outcome, _compare
+from mricompendium.claims.results import results_frame
+
+__all__ = ["as_curves", "evaluate"]
+
+
+def as_curves(
+    curves: Iterable[Curve | Mapping[str, Any]] | Mapping[str, Any] | None,
+) -> list[Curve]:
+    """Curves given as a list, a dict of curves (or lists of curves), or their dicts."""
+    if curves is None:
+        return []
+    items: list[Any] = []
+    source = curves.values() if isinstance(curves, Mapping) else curves
+    for c in source:
+        items.extend(c if isinstance(c, list | tuple) else [c])
+    return [c if isinstance(c, Curve) else Curve.from_dict(c) for c in items]
+
+
+def _fmt(x: float) -> str:
+    return f"{x:+.3g}"
+
+
+def _too_few_units(claim: Claim, results: list[ComparisonResult]) -> list[str]:
+    return [
+        f"too few independent units: {r.comparison.name} rests on {r.stat.n_units} "
+        f"{claim.unit}{'s' if r.stat.n_units != 1 else ''} (fewer than {claim.min_units})"
+        for r in results
+        if r.role == "primary" and r.stat.n_units < claim.min_units
+    ]
+
+
+def _trained(df: pd.DataFrame, methods: set[str]) -> list[str]:
+    rows = df[df["method"].isin(methods) & (df["seed"] >= 0) & (df["budget"] > 0)]
+    return sorted(rows["method"].unique())
+
+
+def _convergence(
+    claim: Claim, df: pd.DataFrame, curves: list[Curve]
+) -> tuple[list[str], list[str]]:
+    """Reasons (primary models) and notes (other models) about training that has not settled."""
+    reasons, notes = [], []
+    by_method: dict[str, list[Curve]] = {}
+    for c in curves:
+        by_method.setdefault(c.method, []).append(c)
+    for m in _trained(df, claim.methods):
+        out = reasons if m in claim.primary_methods else notes
+        mine = by_method.get(m, [])
+        if not mine or not any(c.val for c in mine):
+            out.append(f"convergence not judged: no validation curve for {m}")
+            continue
+        changes = [(c.last_quarter_change(), c) for c in mine]
+        if any(ch is None for ch, _ in changes):
+            out.append(
+                f"convergence not judged: {m} has fewer than two validation points "
+                "in the last quarter of training"
+            )
+            continue
+        worst, c = max(changes, key=lambda t: t[0])
+        if worst > claim.convergence_tol:
+            out.append(
+                f"under-trained: {m} validation {c.val_metric} still improving "
+                f"{100 * worst:.1f} % over the last quarter of training (seed {c.seed}; "
+                f"tolerance {100 * claim.convergence_tol:.1f} %)"
+            )
+    return reasons, notes
+
+
+def _seed_dependent(results: list[ComparisonResult]) -> list[str]:
+    out = []
+    for r in results:
+        if r.role != "primary" or len(r.per_seed) < 3:
+            continue
+        outs = [s["outcome"] for s in r.per_seed]
+        signs = {s["effect"] > 0 for s in r.per_seed if s["effect"] != 0}
+        flip = {"holds", "fails"} <= set(outs) or (len(signs) > 1 and r.outcome != "undecided")
+        if flip:
+            detail = ", ".join(f"seed {s['seed']} {_fmt(s['effect'])} {s['outcome']}"
+                               for s in r.per_seed)  # fmt: skip
+            out.append(f"seed-dependent: {r.comparison.name} ({detail})")
+    return out
+
+
+def _budget_dependent(results: list[ComparisonResult]) -> list[str]:
+    out = []
+    for r in results:
+        lower = [b for b in r.budget if b["fraction"] < 1]
+        if r.role != "primary" or not lower:
+            continue
+        half = min(lower, key=lambda b: abs(b["fraction"] - 0.5))
+        decisive = {half["outcome"], r.outcome} <= {"holds", "fails"}
+        flipped = decisive and half["outcome"] != r.outcome
+        sign_flip = decisive and (half["effect"] > 0) != (r.stat.effect > 0)
+        if flipped or sign_flip:
+            out.append(
+                f"budget-dependent: {r.comparison.name} {half['outcome']} at {half['budget']} "
+                f"steps ({_fmt(half['effect'])}) but {r.outcome} at the full budget "
+                f"({_fmt(r.stat.effect)})"
+            )
+    return out
+
+
+def _group_notes(results: list[ComparisonResult]) -> list[str]:
+    notes = []
+    for r in results:
+        g = r.per_group
+        decisive = [x for x in g if x["outcome"] != "undecided"]
+        signs = {x["effect"] > 0 for x in g if x["effect"] != 0}
+        if len({x["outcome"] for x in decisive}) > 1 or (decisive and len(signs) > 1):
+            detail = "; ".join(
+                f"{x['group']} {_fmt(x['effect'])} [{x['ci_low']:.3g}, {x['ci_high']:.3g}] "
+                f"({x['units']} units) {x['outcome']}"
+                for x in g
+            )
+            notes.append(f"groups disagree on {r.comparison.name}: {detail}")
+    return notes
+
+
+def _verdict(results: list[ComparisonResult], reasons: list[str]) -> tuple[str, list[str]]:
+    primaries = [r for r in results if r.role == "primary"]
+    if reasons:
+        return "inconclusive", reasons
+    if any(r.outcome == "fails" for r in primaries):
+        return "not_reproduced", []
+    undecided = [r for r in primaries if r.outcome == "undecided"]
+    if undecided:
+        return "inconclusive", [
+            f"undecided: {r.comparison.name} ({_fmt(r.stat.effect)} "
+            f"[{r.stat.ci_low:.3g}, {r.stat.ci_high:.3g}], Holm p {r.p_holm:.2g}) neither clears "
+            f"the smallest effect {r.comparison.smallest_effect:g} nor is ruled out"
+            for r in undecided
+        ]
+    if all(r.outcome == "holds" for r in results):
+        return "reproduced", []
+    return "partial", []
+
+
+def evaluate(
+    claim: Claim,
+    results: pd.DataFrame | Iterable[Mapping[str, Any]],
+    curves: Iterable[Curve | Mapping[str, Any]] | Mapping[str, Any] | None = None,
+) -> Outcome:
+    """Test ``claim`` on per-case ``results``, judging the primary models' ``curves``.
+
+    Args:
+        claim: the declared claim.
+        results: the long results table (see :mod:`mricompendium.claims.results`).
+        curves: every trained model's :class:`Curve` (list or dict; dicts from a record work too).
+
+    Returns:
+        An :class:`Outcome`: verdict, reasons, one :class:`ComparisonResult` per comparison, notes.
+    """
+    if not isinstance(claim, Claim):
+        raise TypeError(f"claim must be a Claim, got {type(claim).__name__}")
+    df = results_frame(results)
+    missing = sorted(claim.methods - set(df["method"]))
+    if missing:
+        raise ValueError(f"{claim.nb_id}: the claim names methods not in the results: {missing}")
+    curve_list = as_curves(curves)
+    compared = _compare(df, claim)
+    conv_reasons, conv_notes = _convergence(claim, df, curve_list)
+    reasons = (
+        _too_few_units(claim, compared)
+        + conv_reasons
+        + _seed_dependent(compared)
+        + _budget_dependent(compared)
+    )
+    verdict, why = _verdict(compared, reasons)
+    notes = _group_notes(compared) + conv_notes
+    return Outcome(claim=claim, verdict=verdict, reasons=why, results=compared, notes=notes)

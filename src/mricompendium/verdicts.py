@@ -1,0 +1,90 @@
+"""The verdict stage: records + per-case results -> ``reports/metrics/<id>.json`` with the verdict.
+
+Usage::
+
+    python -m mricompendium.verdicts [ID ...] [--reports DIR]
+
+For each notebook id (default: every ``reports/records/*.json``) it reads the record the notebook
+wrote and its ``results/<id>.csv``, refreshes the paper's figures from ``references.yaml``,
+evaluates the declared claim with :mod:`mricompendium.claims`, and writes atomically
+
+* ``metrics/<id>.json``: the record plus verdict, reasons, evidence and every comparison;
+* ``summary/<id>.json``: numbers only, for ``dvc metrics show`` (readable in 120 columns);
+* ``verdicts/<id>.png``: the primary effect against the training budget.
+
+No notebook runs: changing the verdict rules or the reference figures reruns only this stage.
+A failure prints one line ``<id>: <file>: <problem>`` and leaves that id's outputs unchanged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from mricompendium import paths, references
+from mricompendium.claims import metrics_from_record, plot_effect_vs_budget, read_record
+from mricompendium.claims.engine import OUTCOMES, VERDICTS, Outcome
+from mricompendium.claims.results import read_results
+from mricompendium.io import atomic_savefig, atomic_write_json
+
+__all__ = ["main", "summary_numbers", "write_verdict"]
+
+
+def summary_numbers(metrics: dict[str, Any], outcome: Outcome) -> dict[str, Any]:
+    """The numeric summary DVC shows: verdict code, tallies, the first primary's effect."""
+    first = outcome.primaries[0]
+    tally = {o: sum(r.outcome == o for r in outcome.results) for o in OUTCOMES}
+    return {
+        "verdict_code": VERDICTS.index(outcome.verdict),
+        "primary_effect": first.stat.effect,
+        "primary_ci_low": first.stat.ci_low,
+        "primary_ci_high": first.stat.ci_high,
+        "primary_units": first.stat.n_units,
+        **{f"n_{k}": v for k, v in tally.items()},
+        "runtime_s": metrics.get("runtime_s"),
+    }
+
+
+def write_verdict(nb_id: str, reports: Path) -> dict[str, Any]:
+    """Compute and write one notebook's verdict outputs; return its metrics dict."""
+    record = read_record(reports / "records" / f"{nb_id}.json")
+    results = read_results(reports / "results" / f"{nb_id}.csv")
+    record = {**record, "paper": references.paper_section(nb_id)}
+    metrics, outcome = metrics_from_record(record, results)
+    fig = plot_effect_vs_budget(outcome, smoke=bool(record.get("smoke")))
+    atomic_savefig(fig, reports / "verdicts" / f"{nb_id}.png", dpi=80)
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    atomic_write_json(reports / "summary" / f"{nb_id}.json", summary_numbers(metrics, outcome),
+                      indent=1, allow_nan=False)  # fmt: skip
+    atomic_write_json(reports / "metrics" / f"{nb_id}.json", metrics, indent=1, sort_keys=True,
+                      allow_nan=False)  # fmt: skip
+    return metrics
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("ids", nargs="*", help="notebook ids (default: every record)")
+    parser.add_argument("--reports", type=Path, default=paths.REPORTS)
+    args = parser.parse_args(argv)
+    import matplotlib
+
+    matplotlib.use("Agg")  # a command-line stage: no display
+    ids = args.ids or sorted(p.stem for p in (args.reports / "records").glob("*.json"))
+    failed = 0
+    for nb_id in ids:
+        try:
+            m = write_verdict(nb_id, args.reports)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            print(f"{nb_id}: {exc}", file=sys.stderr)
+            failed += 1
+            continue
+        print(f"{nb_id}: {m['verdict']}" + "".join(f"\n  - {r}" for r in m["verdict_reasons"]))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
