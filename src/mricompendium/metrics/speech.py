@@ -5,9 +5,9 @@ All are pure functions giving one value per utterance.
 * :func:`mel_cepstra` / :func:`mcd_db`: mel-cepstral distortion in dB with the standard constant
   ``10 * sqrt(2) / ln 10`` (Kubichek 1993; Toda et al. 2007), over cepstral coefficients 1..K (c0,
   the level, excluded) of frame-aligned sequences (no time warping: video and audio are
-  synchronous here). Our cepstra are the orthonormal DCT-II of the natural-log mel *amplitude*
-  spectrum (as MFCCs are computed), not SPTK's mel-generalised cepstra: values compare methods
-  within this study, not with MCDs printed elsewhere.
+  synchronous here). Our cepstra are the DCT-II of the natural-log mel *amplitude* spectrum,
+  scaled as a real cepstrum (:func:`mel_cepstra`), not SPTK's all-pole mel-generalised cepstra:
+  values compare methods within this study, not with MCDs printed elsewhere.
 * :func:`lpc_formants`: F1-F3 from autocorrelation LPC (the Praat recipe: resample to twice the
   highest formant, pre-emphasis from 50 Hz, 25 ms Hamming windows every 10 ms, order 2 x formants,
   roots with bandwidth under 600 Hz; median over the windows).
@@ -40,13 +40,18 @@ MCD_CONSTANT = 10.0 * math.sqrt(2.0) / math.log(10.0)
 
 
 def mel_cepstra(log_mel: np.ndarray, n_coeffs: int = 25) -> np.ndarray:
-    """Mel cepstra ``(T, n_coeffs)`` (c0..c_{n-1}) of natural-log mel amplitudes ``(T, n_mels)``."""
+    """Mel cepstra ``(T, n_coeffs)`` (c0..c_{n-1}) of natural-log mel amplitudes ``(T, n_mels)``.
+
+    Scaled as a real cepstrum: with ``N`` bands at warped frequencies ``w_n = pi (n + 1/2) / N``,
+    ``log_mel[n] = c0 + 2 * sum_k c_k cos(k w_n)`` is inverted exactly, ``c = DCT-II(x) / (2N)``
+    (librosa's unnormalised MFCC divided by ``2N``); so MCD values are on the usual scale.
+    """
     x = np.asarray(log_mel, dtype=np.float64)
     if x.ndim != 2:
         raise ValueError(f"log_mel must be (T, n_mels), got shape {x.shape}")
     if not 1 <= n_coeffs <= x.shape[1]:
         raise ValueError(f"n_coeffs must be in [1, {x.shape[1]}], got {n_coeffs}")
-    return dct(x, type=2, norm="ortho", axis=1)[:, :n_coeffs]
+    return dct(x, type=2, norm=None, axis=1)[:, :n_coeffs] / (2.0 * x.shape[1])
 
 
 def mcd_db(
