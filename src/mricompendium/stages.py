@@ -10,8 +10,9 @@ one stage per notebook ``notebooks/<family>/<id>.ipynb`` (``python -m mricompend
 the ``verdict`` stage (``foreach`` notebook that writes a record: ``python -m
 mricompendium.verdicts <id>``) and ``report``. A notebook stage depends on its notebook, the
 ``mricompendium`` modules it imports directly or not (parent packages' ``__init__`` files and the
-package data they read included), the data stages' outputs it names already, and its params
-sections. It does **not** depend on the verdict rules (:data:`VERDICT_ONLY`) or on the papers'
+package data they read included), the data stages' outputs it names already, the user data its
+``*data_path*`` parameters point at (:func:`mricompendium.userdata.stage_data_deps`: a
+``data/user/<name>`` link or an absolute path) and its params sections. It does **not** depend on the verdict rules (:data:`VERDICT_ONLY`) or on the papers'
 reference figures: those feed the verdict stage, so changing them reruns no training. Outputs of
 existing stages are kept as written; new stages get the standard outputs. ``plots`` lists the
 PNG folders (each notebook's figures and the verdict stage's effect-vs-budget plots), so that
@@ -153,6 +154,10 @@ def notebooks() -> dict[str, Path]:
     return {p.stem: p for p in found if ".ipynb_checkpoints" not in p.parts}
 
 
+def _sections() -> set[str]:
+    return set(yaml.safe_load(paths.PARAMS.read_text()) or {}) if paths.PARAMS.exists() else set()
+
+
 def _writes_record(notebook: Path) -> bool:
     return "write_record" in Path(notebook).read_text()
 
@@ -167,12 +172,15 @@ def _standard_outs(nb_id: str, record: bool) -> list[dict[str, Any]]:
 
 
 def _notebook_stage(nb_id: str, nb: Path, old: dict[str, Any] | None) -> dict[str, Any]:
+    from mricompendium import run, userdata
+
     record = _writes_record(nb)
     old = old or {}
-    extra = [d for d in old.get("deps", []) if isinstance(d, str)
-             and not d.startswith("src/") and d != _rel(nb)]  # fmt: skip
-    if "data/manifest.json" not in extra:
-        extra.insert(0, "data/manifest.json")
+    # data stages' outputs named already (e.g. a family corpus), then the user's data, if any
+    extra = [d for d in old.get("deps", []) if isinstance(d, str) and d.startswith("data/")
+             and not d.startswith("data/user/") and d != "data/manifest.json"]  # fmt: skip
+    user = userdata.stage_data_deps(run.load_params(nb_id)) if nb_id in _sections() else []
+    extra = ["data/manifest.json", *extra, *user]
     outs = old.get("outs") or _standard_outs(nb_id, record)
     if record:  # the verdict stage owns metrics/<id>.json
         outs = [o for o in outs if f"reports/metrics/{nb_id}.json" not in o]
