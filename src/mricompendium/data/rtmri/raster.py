@@ -251,6 +251,14 @@ def render_frame(
 
 
 def lip_aperture_cm(outl: dict[str, np.ndarray], span: int = 6) -> float:
-    """Smallest distance between the last ``span`` points of the upper and lower outlines (lips)."""
-    a, b = outl["upper"][-span:], outl["lower"][-span:]
-    return float(np.min(np.hypot(*(a[:, None, :] - b[None, :, :]).transpose(2, 0, 1))))
+    """Vertical lip opening (cm; 0 when the lips touch or press): the smallest gap between the
+    upper and lower lip outlines (their last ``span`` points) over their common x extent."""
+    up, lo = outl["upper"][-span:], outl["lower"][-span:]
+    up, lo = up[np.argsort(up[:, 0])], lo[np.argsort(lo[:, 0])]
+    x0, x1 = max(up[0, 0], lo[0, 0]), min(up[-1, 0], lo[-1, 0])
+    if x1 <= x0:  # no common extent: fall back to the closest pair of points
+        gap = np.hypot(*(up[:, None, :] - lo[None, :, :]).transpose(2, 0, 1)).min()
+        return float(gap)
+    xs = np.linspace(x0, x1, 16)
+    gap = np.interp(xs, up[:, 0], up[:, 1]) - np.interp(xs, lo[:, 0], lo[:, 1])
+    return float(max(0.0, gap.min()))
