@@ -260,8 +260,10 @@ def predict_mel(model: nn.Module, item: Item, norm: MelNorm) -> np.ndarray:
 
 
 def speech_mcd(pred: np.ndarray, item: Item, n_ceps: int = 25) -> float:
-    """MCD (dB) between a predicted log-mel and the clean one, over speech frames."""
-    return mcd_from_log_mel(item.log_mel, pred, n_coeffs=n_ceps, mask=item.speech_mask)
+    """MCD (dB) between a predicted log-mel and the clean one, over speech frames (cepstra c1..c24,
+    fewer when there are fewer mel bands)."""
+    n = min(n_ceps, pred.shape[1])
+    return mcd_from_log_mel(item.log_mel, pred, n_coeffs=n, mask=item.speech_mask)
 
 
 def mean_val_mcd(model: nn.Module, val: Sequence[Item], norm: MelNorm) -> float:

@@ -308,7 +308,7 @@ def pick_ranks(
     ok = [
         (ra + rp, err[i, j], ra, rp)
         for (i, ra), (j, rp) in itertools.product(enumerate(ranks_anat), enumerate(ranks_pose))
-        if err[i, j] <= best * (1 + tolerance)
+        if err[i, j] <= best * (1 + tolerance) + 1e-9
     ]
     _, _, ra, rp = min(ok)
     return int(ra), int(rp)
