@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import hashlib
 import json
 import logging
 import multiprocessing
@@ -150,8 +151,20 @@ def _shapes_task(args: tuple) -> tuple[str, list[dict[str, Any]]]:
     return write_npz(Path(out) / "shapes.npz", arrays), [s.to_dict() for s in speakers]
 
 
+_SOURCES = ("build", "corpus", "raster", "simulate", "speakers", "utterances", "vtl")
+
+
+def code_fingerprint() -> str:
+    """sha256 of the simulator's source files: a corpus is rebuilt when they change."""
+    h = hashlib.sha256()
+    for name in _SOURCES:
+        h.update((Path(__file__).parent / f"{name}.py").read_bytes())
+    return h.hexdigest()
+
+
 def _manifest_config(cfg: BuildConfig, sim: SimConfig, preset: str) -> dict[str, Any]:
     return {
+        "code": code_fingerprint(),
         "format": FORMAT_VERSION,
         "preset": preset,
         "seed": cfg.seed,
