@@ -18,6 +18,7 @@ All are pure functions giving one value per utterance.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -140,7 +141,8 @@ def lpc_formants(
             found.append(np.pad(f, (0, 3 - len(f)), constant_values=np.nan))
     if not found:
         return np.full(3, np.nan)
-    with np.errstate(all="ignore"):
+    with warnings.catch_warnings():  # a formant missing in every window stays NaN, silently
+        warnings.simplefilter("ignore", RuntimeWarning)
         return np.nanmedian(np.asarray(found), axis=0)
 
 

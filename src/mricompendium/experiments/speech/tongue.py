@@ -168,7 +168,11 @@ class MultilinearModel:
         xc = tl.tensor(x - mean)
         if hooi_iter > 0:
             core, (ua, up, ud) = tucker(
-                xc, rank=[r_anat, r_pose, min(d, s * p)], n_iter_max=hooi_iter, init="svd", tol=0.0
+                xc,
+                rank=[r_anat, r_pose, min(d, r_anat * r_pose)],
+                n_iter_max=hooi_iter,
+                init="svd",
+                tol=0.0,
             )
             core = tl.tenalg.mode_dot(core, ud, 2)
         else:
