@@ -212,21 +212,24 @@ def build(
         return out / MANIFEST
     t0 = time.perf_counter()
     speakers, utts = _plan(cfg)
-    arts = articulate([u["segments_in"] for u in utts])
     pose_names = tongue_poses(vtl.shape_names())
     jd3 = vtl.shapes([NEUTRAL_SHAPE, *pose_names])
-    neutral = jd3[NEUTRAL_SHAPE]
-    by_speaker: dict[str, list[tuple[dict[str, Any], Articulation]]] = {}
-    for meta, art in zip(utts, arts, strict=True):
-        by_speaker.setdefault(meta["speaker"], []).append((meta, art))
-    tasks = [(s, by_speaker.get(s.id, []), neutral, sim, cfg.seed, str(out)) for s in speakers]
+    neutral, poses = jd3[NEUTRAL_SHAPE], {n: jd3[n] for n in pose_names}
     shape_spk = [
         dataclasses.replace(s, id=f"shape{i:02d}")
         for i, s in enumerate(sample_speakers(cfg.n_shape_speakers, "train", cfg.seed + 104729))
     ]
-    poses = {n: jd3[n] for n in pose_names}
-    ctx = multiprocessing.get_context("spawn")
-    with ctx.Pool(max(1, int(workers))) as pool:
+    n = max(1, int(workers))
+    with multiprocessing.get_context("spawn").Pool(n) as pool:
+        segs = [u["segments_in"] for u in utts]
+        # Fresh workers still hold VocalTractLab's shapes: articulate there, in parallel.
+        arts: list[Articulation] = [None] * len(segs)  # type: ignore[list-item]
+        for k, chunk in enumerate(pool.map(articulate, [segs[k :: 2 * n] for k in range(2 * n)])):
+            arts[k :: 2 * n] = chunk
+        by_speaker: dict[str, list[tuple[dict[str, Any], Articulation]]] = {}
+        for meta, art in zip(utts, arts, strict=True):
+            by_speaker.setdefault(meta["speaker"], []).append((meta, art))
+        tasks = [(s, by_speaker.get(s.id, []), neutral, sim, cfg.seed, str(out)) for s in speakers]
         shape_job = pool.apply_async(_shapes_task, ((shape_spk, poses, neutral, str(out)),))
         records = [r for recs in pool.imap(_speaker_task, tasks) for r in recs]
         shapes_sha, shape_speakers = shape_job.get()
