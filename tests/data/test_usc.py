@@ -147,3 +147,21 @@ def test_resample_frames_keeps_constant_video_and_duration():
     out = usc.resample_frames(fr, 83.0, 50.0)
     assert len(out) == 50
     np.testing.assert_allclose(out[:, 0, 0], (np.arange(50) + 0.5) / 50 * 83 - 0.5, atol=1e-4)
+
+
+def test_recordings_become_utterances_with_a_speaker_split(tmp_path):
+    for spk in ("s1", "s2"):
+        (tmp_path / spk).mkdir()
+        for k in range(2):
+            np.save(tmp_path / spk / f"u{k}.npy", _frames())
+            _wav(tmp_path / spk / f"u{k}.wav")
+    utts = usc.to_utterances(usc.load_folder(tmp_path, frame_rate_hz=FPS), frame_rate_hz=50.0)
+    assert [(u.speaker, u.speaker_split, u.role) for u in utts] == [
+        ("s1", "train", "train"),
+        ("s1", "train", "test"),
+        ("s2", "test", "test"),
+        ("s2", "test", "test"),
+    ]
+    u = utts[0]
+    assert u.frames.dtype == np.uint8 and len(u.frames) == 20
+    assert len(u.audio) == 20 * 320 and u.audio_rate_hz == 16000

@@ -24,11 +24,14 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from scipy.signal import resample_poly
 
 from mricompendium.data.errors import DataError
+from mricompendium.data.rtmri.corpus import Utterance
 from mricompendium.data.rtmri.utterances import Segment
 
 __all__ = [
@@ -39,6 +42,7 @@ __all__ = [
     "read_audio",
     "read_frames",
     "resample_frames",
+    "to_utterances",
 ]
 
 _VIDEO = (".h5", ".hdf5", ".npy", ".avi", ".mp4")
@@ -256,12 +260,23 @@ def load_folder(
             if src is None:
                 raise DataError(wav, "no frames for this audio (same stem, .h5/.npy/.avi/.mp4/dir)")
             ali = next(
-                (spk_dir / f"{wav.stem}{e}" for e in (".TextGrid", ".lab")
-                 if (spk_dir / f"{wav.stem}{e}").is_file()),
+                (
+                    spk_dir / f"{wav.stem}{e}"
+                    for e in (".TextGrid", ".lab")
+                    if (spk_dir / f"{wav.stem}{e}").is_file()
+                ),
                 None,
-            )  # fmt: skip
-            out.append(load_recording(src, wav, alignment=ali, frame_rate_hz=frame_rate_hz,
-                                      speaker=spk_dir.name, dataset=dataset))  # fmt: skip
+            )
+            out.append(
+                load_recording(
+                    src,
+                    wav,
+                    alignment=ali,
+                    frame_rate_hz=frame_rate_hz,
+                    speaker=spk_dir.name,
+                    dataset=dataset,
+                )
+            )
     if not out:
         raise DataError(base, "no recordings found (expected <speaker>/<stem>.wav + frames)")
     return out
@@ -277,3 +292,51 @@ def resample_frames(frames: np.ndarray, src_hz: float, dst_hz: float) -> np.ndar
     hi = np.minimum(lo + 1, t - 1)
     w = (pos - lo)[:, None, None].astype(np.float32)
     return (1 - w) * frames[lo] + w * frames[hi]
+
+
+def to_utterances(
+    recordings: Sequence[Recording],
+    *,
+    frame_rate_hz: float = 50.0,
+    audio_rate_hz: int = 16000,
+    unseen_fraction: float = 0.25,
+    test_fraction: float = 0.2,
+) -> list[Utterance]:
+    """Real recordings (:func:`load_folder`) as corpus utterances, for the speech experiments.
+
+    Frames are resampled in time to ``frame_rate_hz`` and scaled to 0..255, audio to
+    ``audio_rate_hz`` and cut to the video's length. The last ``unseen_fraction`` of the speakers
+    (sorted by name) are the unseen test speakers; of the others, the last ``test_fraction`` of each
+    speaker's utterances are held out.
+    """
+    spks = sorted({r.speaker for r in recordings})
+    n_unseen = max(1, int(round(unseen_fraction * len(spks)))) if len(spks) > 1 else 0
+    unseen = set(spks[len(spks) - n_unseen :])
+    out = []
+    for spk in spks:
+        mine = [r for r in recordings if r.speaker == spk]
+        n_test = max(1, int(round(test_fraction * len(mine))))
+        for k, r in enumerate(mine):
+            fr = resample_frames(r.frames, r.frame_rate_hz, frame_rate_hz)
+            lo, hi = float(fr.min()), float(fr.max())
+            fr = np.round(255 * (fr - lo) / max(hi - lo, 1e-6)).astype(np.uint8)
+            g = np.gcd(int(audio_rate_hz), int(r.audio_rate_hz))
+            au = resample_poly(r.audio, audio_rate_hz // g, r.audio_rate_hz // g)
+            n = int(round(len(fr) * audio_rate_hz / frame_rate_hz))
+            au = np.pad(au, (0, max(0, n - len(au))))[:n].astype(np.float32)
+            role = "test" if spk in unseen or k >= len(mine) - n_test else "train"
+            out.append(
+                Utterance(
+                    r.id,
+                    spk,
+                    "test" if spk in unseen else "train",
+                    role,
+                    list(r.segments),
+                    fr,
+                    au,
+                    frame_rate_hz,
+                    audio_rate_hz,
+                    np.zeros(len(fr), np.float32),
+                )
+            )
+    return out

@@ -54,7 +54,6 @@ __all__ = [
     "prepare_items",
     "split_items",
     "train_vowel_classifier",
-    "utterances_from_recordings",
 ]
 
 CITATION = (
@@ -411,55 +410,3 @@ def evaluate(
             }
         )
     return rows
-
-
-def utterances_from_recordings(
-    recordings: Sequence[Any],
-    *,
-    frame_rate_hz: float = 50.0,
-    audio_rate_hz: int = 16000,
-    unseen_fraction: float = 0.25,
-    test_fraction: float = 0.2,
-) -> list[Utterance]:
-    """Real recordings (:func:`mricompendium.data.rtmri.usc.load_folder`) as corpus utterances.
-
-    Frames are resampled in time to ``frame_rate_hz`` and scaled to 0..255, audio to
-    ``audio_rate_hz`` and cut to the video's length. The last ``unseen_fraction`` of the speakers
-    (sorted by name) are the unseen test speakers; of the others, the last ``test_fraction`` of each
-    speaker's utterances are held out.
-    """
-    from scipy.signal import resample_poly
-
-    from mricompendium.data.rtmri.usc import resample_frames
-
-    spks = sorted({r.speaker for r in recordings})
-    n_unseen = max(1, int(round(unseen_fraction * len(spks)))) if len(spks) > 1 else 0
-    unseen = set(spks[len(spks) - n_unseen :])
-    out = []
-    for spk in spks:
-        mine = [r for r in recordings if r.speaker == spk]
-        n_test = max(1, int(round(test_fraction * len(mine))))
-        for k, r in enumerate(mine):
-            fr = resample_frames(r.frames, r.frame_rate_hz, frame_rate_hz)
-            lo, hi = float(fr.min()), float(fr.max())
-            fr = np.round(255 * (fr - lo) / max(hi - lo, 1e-6)).astype(np.uint8)
-            g = np.gcd(int(audio_rate_hz), int(r.audio_rate_hz))
-            au = resample_poly(r.audio, audio_rate_hz // g, r.audio_rate_hz // g)
-            n = int(round(len(fr) * audio_rate_hz / frame_rate_hz))
-            au = np.pad(au, (0, max(0, n - len(au))))[:n].astype(np.float32)
-            role = "test" if spk in unseen or k >= len(mine) - n_test else "train"
-            out.append(
-                Utterance(
-                    r.id,
-                    spk,
-                    "test" if spk in unseen else "train",
-                    role,
-                    list(r.segments),
-                    fr,
-                    au,
-                    frame_rate_hz,
-                    audio_rate_hz,
-                    np.zeros(len(fr), np.float32),
-                )
-            )
-    return out
