@@ -267,6 +267,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler.setFormatter(logging.Formatter("%(message)s"))
     log.addHandler(handler)
     log.setLevel(logging.INFO)  # VocalTractLab logs every file it writes at INFO on the root logger
+    log.propagate = False
     out = paths.resolve(a.out) if a.out else default_path(a.preset)
     build(out, PRESETS[a.preset], preset=a.preset, workers=a.workers, if_changed=a.if_changed)
     return 0
