@@ -5,8 +5,7 @@
   and mean-spectrum baselines, per-utterance evaluation rows.
 - :mod:`.tongue`: S05: alignment, the Tucker/HOSVD anatomy x pose model, registration of unseen
   shapes, the PCA baseline and cross-validation of the ranks.
+
+Submodules are imported by name (``from mricompendium.experiments.speech import tongue``), so a
+notebook's pipeline stage depends only on the ones it uses.
 """
-
-from mricompendium.experiments.speech import audio, mri2speech, tongue
-
-__all__ = ["audio", "mri2speech", "tongue"]
