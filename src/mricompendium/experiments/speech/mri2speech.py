@@ -60,9 +60,9 @@ CITATION = (
     "Shah, Kashyap, Karande, Gandhi. MRI2Speech: Speech synthesis from articulatory movements "
     "recorded by real-time MRI. ICASSP 2025; arXiv:2412.18836"
 )
-#: Model configurations: ``cpu`` trains in seconds here; ``paper`` is the GPU profile.
+#: Model configurations: ``small`` trains in seconds on a CPU; ``paper`` is the GPU profile.
 SCALES: dict[str, dict[str, Any]] = {
-    "cpu": {
+    "small": {
         "channels": (8, 16, 32, 32),
         "embed": 64,
         "hidden": 64,
@@ -198,7 +198,7 @@ class MelNorm:
 
 
 def build_model(scale: str, *, n_mels: int, upsample: int) -> MRI2Mel:
-    """The registry's ``MRI2Mel`` at ``scale`` (``"cpu"`` or ``"paper"``)."""
+    """The registry's ``MRI2Mel`` at ``scale`` (``"small"`` or ``"paper"``)."""
     if scale not in SCALES:
         raise ValueError(f"scale must be one of {sorted(SCALES)}, got {scale!r}")
     return MRI2Mel(n_mels=n_mels, upsample=upsample, **SCALES[scale])
