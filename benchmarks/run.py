@@ -225,10 +225,11 @@ def registration_rows() -> list[dict]:
 def family_rows() -> list[dict]:
     """Simulator throughputs of the families whose benchmark module gives plain rows."""
     from fmri import rows as fmri_rows
+    from speech import rows as speech_rows
     from synth import synth_rows
 
     return [_row(r["name"], r["value"], r["unit"], r.get("note", ""))
-            for r in [*synth_rows(), *fmri_rows()]]  # fmt: skip
+            for r in [*synth_rows(), *fmri_rows(), *speech_rows()]]  # fmt: skip
 
 
 def segmentation_rows(repeats: int = 3) -> list[dict]:
