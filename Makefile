@@ -20,7 +20,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade "pip>=24"
-	$(PY) -m pip install -q -c constraints.txt -e ".[dev]"
+	$(PY) -m pip install -q -c constraints.txt -e ".[dev,speech]"
 	# fastmri only for the E2E-VarNet cross-check (its own pins would downgrade the stack)
 	$(PY) -m pip install -q --no-deps fastmri==0.3.0
 	$(PY) -m ipykernel install --sys-prefix --name mricompendium \
@@ -30,6 +30,8 @@ $(STAMP): pyproject.toml constraints.txt
 # The embedded data set (offline, deterministic); checked against data.dvc's pinned hash.
 data: setup
 	$(PY) -m mricompendium.data.build --if-changed
+	$(PY) -m mricompendium.data.fmri.build --out data/fmri
+	$(PY) -m mricompendium.data.rtmri.build --preset ci --if-changed
 
 repro: setup data
 	$(VENV)/bin/dvc repro

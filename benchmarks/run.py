@@ -226,6 +226,78 @@ def ssim_rows() -> list[dict]:
     ]  # fmt: skip
 
 
+def registration_rows() -> list[dict]:
+    """Registration time per pair (48x48, one thread): every method, classical / learned ratios."""
+    from registration import registration_rows as rows
+
+    return [_row(r["name"], r["value"], r["unit"], r["note"]) for r in rows(size=48, pairs=8)]
+
+
+def family_rows() -> list[dict]:
+    """Simulator throughputs of the families whose benchmark module gives plain rows."""
+    from fmri import rows as fmri_rows
+    from speech import rows as speech_rows
+    from synth import synth_rows
+
+    return [_row(r["name"], r["value"], r["unit"], r.get("note", ""))
+            for r in [*synth_rows(), *fmri_rows(), *speech_rows()]]  # fmt: skip
+
+
+def segmentation_rows(repeats: int = 3) -> list[dict]:
+    """Tumour-family costs: one training step of each network at its notebook size, and our HD95
+    against MONAI's on the same masks (the metric cross-check's cost)."""
+    from monai.metrics import compute_hausdorff_distance
+
+    from mricompendium.experiments.segmentation import common, tumour
+    from mricompendium.metrics import segmentation as segmetrics
+    from mricompendium.models.segmentation.dynamic_unet import DynamicUNet
+
+    def reg(name, dims, size, width):
+        return tumour.build_model(name, dims=dims, size=size, width=width)
+
+    def dyn(residual):
+        return DynamicUNet(spatial_dims=3, in_channels=4, out_channels=6, features=(8, 16, 32),
+                           kernel_sizes=((3, 3, 1), 3, 3), strides=(1, (2, 2, 1), 2),
+                           residual_encoder=residual)  # fmt: skip
+
+    cube, slab, patch = (2, 4, 32, 32, 32), (4, 4, 64, 64), (2, 4, 24, 24, 16)
+    nets = {  # name: (network, input shape, multilabel)
+        "SegResNet 3D 32^3 b2 (segresnet_vae)": (reg("SegResNet", 3, 32, 8), cube, True),
+        "SegResNet+VAE 3D 32^3 b2 (segresnet_vae)": (reg("SegResNet+VAE", 3, 32, 8), cube, True),
+        "Swin UNETR 2D 64^2 b4 fs12 (swin_unetr)": (reg("Swin UNETR", 2, 64, 12), slab, True),
+        "U-Net 2D 64^2 b4 (swin_unetr)": (reg("U-Net", 2, 64, 16), slab, True),
+        "nnU-Net plain 3D 24x24x16 b2 (nnunet_extended)": (dyn(False), patch, False),
+        "nnU-Net ResEnc 3D 24x24x16 b2 (nnunet_extended)": (dyn(True), patch, False),
+    }
+    rows = []
+    for name, (net, shape, multilabel) in nets.items():
+        loss = common.SegLoss(multilabel=multilabel)
+        opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+        x = torch.randn(shape)
+        if multilabel:
+            y = (torch.rand(shape[0], 3, *shape[2:]) > 0.5).float()
+        else:
+            y = torch.randint(0, 6, (shape[0], 1, *shape[2:]))
+
+        def step(net=net, loss=loss, opt=opt, x=x, y=y):
+            opt.zero_grad()
+            loss(net, (x, y)).backward()
+            opt.step()
+
+        rows.append(_row(f"train step: {name}", _median(step, repeats), "s", "Adam"))
+    g = np.random.default_rng(0)
+    a, b = g.random((2, 4, 48, 48, 24)) > 0.7
+    sp = (4.0, 4.0, 8.0)
+    ours = _median(lambda: segmetrics.hd95(a, b, sp), repeats)
+    ta, tb = torch.as_tensor(a[:, None]).float(), torch.as_tensor(b[:, None]).float()
+    theirs = _median(
+        lambda: compute_hausdorff_distance(ta, tb, include_background=True, percentile=95,
+                                           spacing=sp), repeats)  # fmt: skip
+    rows.append(_row("HD95, 4 masks 48x48x24: ours", ours, "s"))
+    rows.append(_row("HD95: MONAI / ours", theirs / ours, "ratio", f"MONAI {theirs:.3f} s"))
+    return rows
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--skip-notebooks", action="store_true")
@@ -245,6 +317,7 @@ def main() -> int:
         rows += notebook_rows(ids, params_size=args.params_size)
     rows.append(dvc_noop_row())
     rows += operator_rows() + cs_rows() + varnet_rows() + ssim_rows()
+    rows += registration_rows() + segmentation_rows() + family_rows()
     out = paths.REPORTS / "benchmarks.json"
     old = json.loads(out.read_text()) if out.exists() else {}
     if args.skip_notebooks:  # keep the notebook rows of the last full run

@@ -57,18 +57,21 @@ def test_success_publishes_and_failure_leaves_reports_untouched(tmp_path, monkey
     assert (reports / "notebooks" / "toy.ipynb").exists()
     before = {p: p.read_bytes() for p in reports.rglob("*") if p.is_file()}
 
+    params = nbformat.v4.new_code_cell('output_dir = ""\nvalue = 1')
+    params.metadata["tags"] = ["parameters"]
     nbformat.write(
         nbformat.v4.new_notebook(
-            cells=[nbformat.v4.new_code_cell('output_dir = ""'), nbformat.v4.new_code_cell(BAD)],
+            cells=[params, nbformat.v4.new_code_cell(BAD)],
             metadata={"kernelspec": {"name": "python3", "display_name": "P", "language": "python"}},
         ),
         tmp_path / "notebooks" / "toys" / "toy.ipynb",
     )
-    with pytest.raises(Exception, match="boom"):
+    with pytest.raises(run.RunError, match="RuntimeError: boom") as failed:
         run.run_notebook("toy", reports=reports, kernel="python3")
     after = {p: p.read_bytes() for p in reports.rglob("*") if p.is_file()}
     assert after == before
     assert not (tmp_path / ".scratch" / "staging" / "toy").exists()
+    assert failed.value.log_path is not None and "boom" in failed.value.log_path.read_text()
 
 
 def _metrics(**over):

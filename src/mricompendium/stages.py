@@ -5,15 +5,21 @@ Usage::
     python -m mricompendium.stages          # rewrite dvc.yaml
     python -m mricompendium.stages --check  # exit 1 (naming the stage) if dvc.yaml is stale
 
-Stages, in order: ``data`` (and any other data stage already in ``dvc.yaml``, kept as written),
+Stages, in order: ``data`` (and any other data stage already in ``dvc.yaml``, kept as written
+but for its ``src/`` deps, regenerated from the closure of its ``python -m`` module),
 one stage per notebook ``notebooks/<family>/<id>.ipynb`` (``python -m mricompendium.run <id>``),
 the ``verdict`` stage (``foreach`` notebook that writes a record: ``python -m
-mricompendium.verdicts <id>``) and ``report``. A notebook stage depends on its notebook, the
-``mricompendium`` modules it imports directly or not (parent packages' ``__init__`` files and the
-package data they read included), the data stages' outputs it names already, and its params
-sections. It does **not** depend on the verdict rules (:data:`VERDICT_ONLY`) or on the papers'
-reference figures: those feed the verdict stage, so changing them reruns no training. Outputs of
-existing stages are kept as written; new stages get the standard outputs.
+mricompendium.verdicts <id>``) and ``report``.
+
+A notebook stage depends on its notebook; the ``mricompendium`` modules it imports directly or
+not (parent packages' ``__init__`` files and the package data they read included); the data
+stages' outputs it names already; the user data its ``*data_path*`` parameters point at
+(:func:`mricompendium.userdata.stage_data_deps`: a ``data/user/<name>`` link or an absolute
+path); and its params sections. It does **not** depend on the verdict rules
+(:data:`VERDICT_ONLY`) or on the papers' reference figures: those feed the verdict stage, so
+changing them reruns no training. Outputs of existing stages are kept as written; new stages get
+the standard outputs. ``plots`` lists the PNG folders (each notebook's figures and the verdict
+stage's effect-vs-budget plots), so that ``dvc plots show`` renders offline.
 """
 
 from __future__ import annotations
@@ -151,6 +157,10 @@ def notebooks() -> dict[str, Path]:
     return {p.stem: p for p in found if ".ipynb_checkpoints" not in p.parts}
 
 
+def _sections() -> set[str]:
+    return set(yaml.safe_load(paths.PARAMS.read_text()) or {}) if paths.PARAMS.exists() else set()
+
+
 def _writes_record(notebook: Path) -> bool:
     return "write_record" in Path(notebook).read_text()
 
@@ -165,12 +175,15 @@ def _standard_outs(nb_id: str, record: bool) -> list[dict[str, Any]]:
 
 
 def _notebook_stage(nb_id: str, nb: Path, old: dict[str, Any] | None) -> dict[str, Any]:
+    from mricompendium import run, userdata
+
     record = _writes_record(nb)
     old = old or {}
-    extra = [d for d in old.get("deps", []) if isinstance(d, str)
-             and not d.startswith("src/") and d != _rel(nb)]  # fmt: skip
-    if "data/manifest.json" not in extra:
-        extra.insert(0, "data/manifest.json")
+    # data stages' outputs named already (e.g. a family corpus), then the user's data, if any
+    extra = [d for d in old.get("deps", []) if isinstance(d, str) and d.startswith("data/")
+             and not d.startswith("data/user/") and d != "data/manifest.json"]  # fmt: skip
+    user = userdata.stage_data_deps(run.load_params(nb_id)) if nb_id in _sections() else []
+    extra = ["data/manifest.json", *extra, *user]
     outs = old.get("outs") or _standard_outs(nb_id, record)
     if record:  # the verdict stage owns metrics/<id>.json
         outs = [o for o in outs if f"reports/metrics/{nb_id}.json" not in o]
@@ -184,6 +197,21 @@ def _notebook_stage(nb_id: str, nb: Path, old: dict[str, Any] | None) -> dict[st
         keep = {"cache": False, "persist": True}
         stage["metrics"] = old.get("metrics") or [{f"reports/metrics/{nb_id}.json": keep}]
     return stage
+
+
+def _data_stage(stage: dict[str, Any]) -> dict[str, Any]:
+    """A data stage run as ``python -m mricompendium.<module>``: its src deps regenerated."""
+    cmd = str(stage.get("cmd", ""))
+    prefix = f"python -m {PKG}."
+    if not cmd.startswith(prefix) or "foreach" in stage:
+        return stage
+    module = cmd[len("python -m ") :].split()[0]
+    mods = closure({module})
+    src = sorted(
+        {_rel(module_file(m)) for m in mods} | {d for m in mods for d in PACKAGE_DATA.get(m, ())}
+    )
+    other = [d for d in stage.get("deps", []) if not (isinstance(d, str) and d.startswith("src/"))]
+    return {**stage, "deps": other + src}
 
 
 def _verdict_stage(ids: list[str]) -> dict[str, Any]:
@@ -220,7 +248,7 @@ def build(existing: dict[str, Any] | None = None) -> dict[str, Any]:
     old = existing.get("stages", {})
     nbs = notebooks()
     special = {"verdict", "report"}
-    stages = {k: v for k, v in old.items() if k not in nbs and k not in special}
+    stages = {k: _data_stage(v) for k, v in old.items() if k not in nbs and k not in special}
     for nb_id, nb in nbs.items():
         stages[nb_id] = _notebook_stage(nb_id, nb, old.get(nb_id))
     with_record = [i for i, nb in nbs.items() if _writes_record(nb)]
@@ -229,8 +257,10 @@ def build(existing: dict[str, Any] | None = None) -> dict[str, Any]:
     stages["report"] = _report_stage(list(nbs), old.get("report"))
     out = {"stages": stages}
     for key, value in existing.items():
-        if key != "stages":
+        if key not in ("stages", "plots"):
             out[key] = value
+    # Image plots only: `dvc plots show` then renders offline (data plots load vega from a CDN).
+    out["plots"] = ["reports/verdicts"] + [f"reports/figures/{i}" for i in nbs]
     return out
 
 

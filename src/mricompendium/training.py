@@ -237,8 +237,19 @@ def _batch_stream(batches: Any, start: int, seed: int) -> Iterator[Any]:
         skip = 0
 
 
+def _widgets() -> bool:
+    """Whether tqdm's notebook bar can work (ipywidgets importable with its IProgress)."""
+    if importlib.util.find_spec("ipywidgets") is None:
+        return False
+    try:
+        from ipywidgets import IProgress  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def _progress(total: int, initial: int, enabled: bool) -> Any:
-    if importlib.util.find_spec("ipywidgets") is not None:
+    if _widgets():
         from tqdm.auto import tqdm
     else:  # avoid tqdm.auto's "IProgress not found" warning in notebooks
         from tqdm.std import tqdm

@@ -186,3 +186,12 @@ def test_unpaired_cases_are_an_error():
     res = rows("A", [0.0] * 6) + rows("B", [0.0] * 5)
     with pytest.raises(ValueError, match="different cases"):
         _eval(res, claim([C("A", "B")]))
+
+
+def test_noninferiority_effects_either_side_of_zero_are_not_seed_dependence():
+    """Every seed is within the margin: a sign change around zero is not a disagreement."""
+    a = rows("A", [0.0] * 20, seeds=(0, 1, 2), seed_effects=(0.002, -0.002, 0.001))
+    b = rows("B", [0.0] * 20, seeds=(0, 1, 2))
+    out = _eval(a + b, claim([C("A", "B", margin=0.01)]))
+    assert [s["outcome"] for s in out.results[0].per_seed] == ["holds"] * 3
+    assert out.verdict == "reproduced", out.reasons

@@ -85,3 +85,47 @@ def test_bad_inputs() -> None:
         insert_lesion(image, mask, seed=0, radius_px=(5.0, 2.0))
     with pytest.raises(ValueError, match="empty"):
         lesion_contrast(image, np.zeros_like(mask))
+
+
+def test_radius_is_relative_to_the_image_side() -> None:
+    from mricompendium.data.lesions import RADIUS, lesion_radius_px
+
+    assert lesion_radius_px((64, 64)) == (4.0, 9.0)
+    assert lesion_radius_px((32, 48)) == (RADIUS[0] * 32, RADIUS[1] * 32)
+    assert lesion_radius_px((320, 320), radius_px=(2.0, 3.0)) == (2.0, 3.0)
+    with pytest.raises(ValueError, match="radius"):
+        lesion_radius_px((64, 64), radius=(0.1, 0.6))
+    # The same relative radius gives lesions of the same relative area at any size.
+    areas = []
+    for size in (48, 96, 192):
+        image, mask = _phantom(size)
+        _, lesion = insert_lesion(image, mask, seed=5, radius=(0.08, 0.08))
+        areas.append(lesion.mean())
+    assert max(areas) / min(areas) < 1.15
+
+
+def test_no_room_names_the_slice() -> None:
+    from mricompendium.data import DataError
+
+    image, _ = _phantom(64)
+    tiny = np.pad(np.ones((8, 8), bool), 28)
+    with pytest.raises(DataError, match=r"sub07\.nii\.gz_z031: no room .* radius"):
+        insert_lesion(image, tiny, seed=0, source="sub07.nii.gz_z031")
+
+
+def test_large_lesions_shrink_to_fit_small_sections() -> None:
+    image, _ = _phantom(64)
+    mask = np.pad(np.ones((18, 18), bool), 23)  # inner distance 9 px: room for semi-axes < 5.5
+    out, lesion = insert_lesion(image, mask, seed=1, radius_px=(4.0, 9.0))
+    assert lesion.any() and not (ndimage.binary_dilation(lesion, iterations=2) & ~mask).any()
+
+
+@pytest.mark.parametrize("size", [32, 48])
+def test_embedded_slices_take_lesions_at_small_sizes(size: int) -> None:
+    from mricompendium.data import load_slices
+    from mricompendium.data.lesions import insert_lesions
+
+    for split in ("test", "real"):
+        s = load_slices(split, size=size)
+        out, lesions = insert_lesions(s.images, s.masks, s.names, seed=0)
+        assert lesions.any(axis=(1, 2)).all() and out.shape == s.images.shape

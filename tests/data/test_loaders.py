@@ -293,3 +293,52 @@ def test_data_error_is_value_error_and_pickles() -> None:
     assert isinstance(e, ValueError) and str(e) == "scan.h5: is broken"
     again = pickle.loads(pickle.dumps(e))
     assert (again.source, again.problem, str(again)) == ("scan.h5", "is broken", str(e))
+
+
+# --- orientation and metadata-only inspection ------------------------------------------------
+
+
+def test_nifti_canonical_reorders_to_ras(tmp_path: Path) -> None:
+    from nibabel.orientations import apply_orientation, axcodes2ornt, inv_ornt_aff, ornt_transform
+
+    from mricompendium.data.loaders import nifti_header
+
+    ras = np.arange(4 * 5 * 6, dtype=np.float32).reshape(4, 5, 6)
+    affine = np.diag([2.0, 3.0, 4.0, 1.0])
+    ornt = ornt_transform(axcodes2ornt("RAS"), axcodes2ornt("PIR"))
+    pir = apply_orientation(ras, ornt)
+    path = tmp_path / "pir.nii.gz"
+    nib.save(nib.Nifti1Image(pir, affine @ inv_ornt_aff(ornt, ras.shape)), path)
+    assert nifti_header(path) == ((5, 6, 4), "PIR")
+    stored, _ = load_nifti(path)
+    np.testing.assert_array_equal(stored, pir)
+    canon, aff = load_nifti(path, canonical=True)
+    np.testing.assert_array_equal(canon, ras)
+    np.testing.assert_allclose(aff, affine)
+
+
+def test_inspect_kspace_reads_shapes_only(tmp_path: Path) -> None:
+    from mricompendium.data.loaders import inspect_kspace_h5
+
+    rng = np.random.default_rng(3)
+    path = tmp_path / "brain.h5"
+    _write_fastmri(path, _complex(rng, (3, 4, 10, 12)))
+    info = inspect_kspace_h5(path, "fastmri")
+    assert (info.slices, info.coils, info.image_shape) == (3, 4, (8, 8))
+    with pytest.raises(DataError, match=r"brain\.h5.*not Calgary-Campinas.*data_format fastmri"):
+        inspect_kspace_h5(path, "calgary_campinas")
+    cc = tmp_path / "e1.h5"
+    with h5py.File(cc, "w") as f:
+        f.create_dataset("kspace", data=np.zeros((5, 20, 18, 24), np.float32))
+    info = inspect_kspace_h5(cc, "calgary_campinas")
+    assert (info.slices, info.coils, info.image_shape) == (5, 12, (20, 18))
+    with pytest.raises(
+        DataError, match=r"e1\.h5.*not complex fastMRI.*data_format calgary_campinas"
+    ):
+        inspect_kspace_h5(cc, "fastmri")
+    single = tmp_path / "single.h5"
+    _write_fastmri(single, _complex(rng, (2, 10, 12)))
+    with pytest.raises(DataError, match=r"single\.h5.*not multi-coil"):
+        inspect_kspace_h5(single, "fastmri")
+    with pytest.raises(ValueError, match="data_format"):
+        inspect_kspace_h5(cc, "nifti")

@@ -27,6 +27,12 @@ def as_curves(
     return [c if isinstance(c, Curve) else Curve.from_dict(c) for c in items]
 
 
+def _side(effect: float, margin: float) -> int:
+    """Which side of the null the effect lies on: +1 (A better; for non-inferiority, above
+    ``-margin``), -1, or 0 exactly at it."""
+    return int((effect + margin > 0) - (effect + margin < 0))
+
+
 def _fmt(x: float) -> str:
     return f"{x:+.3g}"
 
@@ -82,7 +88,8 @@ def _seed_dependent(results: list[ComparisonResult]) -> list[str]:
         if r.role != "primary" or len(r.per_seed) < 3:
             continue
         outs = [s["outcome"] for s in r.per_seed]
-        signs = {s["effect"] > 0 for s in r.per_seed if s["effect"] != 0}
+        m = r.comparison.margin
+        signs = {_side(s["effect"], m) for s in r.per_seed} - {0}
         flip = {"holds", "fails"} <= set(outs) or (len(signs) > 1 and r.outcome != "undecided")
         if flip:
             detail = ", ".join(f"seed {s['seed']} {_fmt(s['effect'])} {s['outcome']}"
@@ -100,7 +107,8 @@ def _budget_dependent(results: list[ComparisonResult]) -> list[str]:
         half = min(lower, key=lambda b: abs(b["fraction"] - 0.5))
         decisive = {half["outcome"], r.outcome} <= {"holds", "fails"}
         flipped = decisive and half["outcome"] != r.outcome
-        sign_flip = decisive and (half["effect"] > 0) != (r.stat.effect > 0)
+        m = r.comparison.margin
+        sign_flip = decisive and _side(half["effect"], m) != _side(r.stat.effect, m)
         if flipped or sign_flip:
             out.append(
                 f"budget-dependent: {r.comparison.name} {half['outcome']} at {half['budget']} "
@@ -115,7 +123,7 @@ def _group_notes(results: list[ComparisonResult]) -> list[str]:
     for r in results:
         g = r.per_group
         decisive = [x for x in g if x["outcome"] != "undecided"]
-        signs = {x["effect"] > 0 for x in g if x["effect"] != 0}
+        signs = {_side(x["effect"], r.comparison.margin) for x in g} - {0}
         if len({x["outcome"] for x in decisive}) > 1 or (decisive and len(signs) > 1):
             detail = "; ".join(
                 f"{x['group']} {_fmt(x['effect'])} [{x['ci_low']:.3g}, {x['ci_high']:.3g}] "

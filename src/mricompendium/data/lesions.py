@@ -3,6 +3,10 @@
 No lesion labels ship offline, so notebooks insert them: a smooth-edged ellipse whose intensity is
 the local tissue intensity times ``1 + contrast`` (hyper-intense for ``contrast > 0``,
 hypo-intense for ``contrast < 0``), placed inside the brain mask away from its border.
+
+Lesion size scales with the image: semi-axes are a fraction ``radius`` of the image side (the
+default, 1/16 to 9/64, is 4 to 9 pixels at 64 x 64), so the same parameter gives the same
+anatomical size at 32 or 320 pixels.
 """
 
 from __future__ import annotations
@@ -12,6 +16,9 @@ import math
 import numpy as np
 from scipy import ndimage
 
+from mricompendium.data.errors import DataError
+
+RADIUS = (0.0625, 0.140625)  # semi-axes as fractions of the image side: 4 to 9 px at 64 x 64
 EDGE_PX = 1.5  # width of the smooth (raised-cosine) edge
 MARGIN_PX = 2.0  # least distance between the lesion's edge and the mask border
 
@@ -21,12 +28,16 @@ def insert_lesion(
     mask: np.ndarray,
     *,
     seed: int,
-    radius_px: tuple[float, float] = (4.0, 9.0),
+    radius: tuple[float, float] = RADIUS,
+    radius_px: tuple[float, float] | None = None,
     contrast: float = 0.5,
+    source: str = "image",
 ) -> tuple[np.ndarray, np.ndarray]:
     """Insert one elliptical lesion with a smooth edge into a magnitude image.
 
-    The semi-axes are drawn uniformly from ``radius_px``, the orientation uniformly, and the centre
+    The semi-axes are drawn uniformly from ``radius`` times the image side (or from
+    ``radius_px``; a semi-axis larger than the mask has room for is shrunk to fit, down to the
+    smallest radius), the orientation uniformly, and the centre
     uniformly among mask pixels farther than ``max semi-axis + edge + 2`` pixels from the
     mask border, so the lesion lies inside the mask without touching its border. Inside the
     lesion the image is replaced by ``(1 + contrast) * local``, ``local`` being the mean of the
@@ -37,38 +48,93 @@ def insert_lesion(
         image: ``(H, W)`` real magnitude image.
         mask: ``(H, W)`` bool brain mask.
         seed: seed of the lesion's size, orientation and position.
-        radius_px: ``(min, max)`` semi-axis in pixels.
+        radius: ``(min, max)`` semi-axis as fractions of the image side ``min(H, W)``.
+        radius_px: ``(min, max)`` semi-axis in pixels; overrides ``radius`` when given.
         contrast: relative intensity change; ``> -1``.
+        source: the slice's name (e.g. ``"sub01.nii.gz_z080"``), named in errors.
 
     Returns:
         ``(image with the lesion (same dtype), lesion mask bool (H, W))``; the lesion mask is
         the ellipse itself (blend weight >= 0.5).
 
     Raises:
-        ValueError: bad shapes or parameters, or no room in the mask for the lesion.
+        ValueError: bad shapes or parameters.
+        DataError: no room in the mask for the lesion (names ``source``).
     """
     img, m = _check_inputs(image, mask)
-    lo, hi = (float(r) for r in radius_px)
-    if not 0 < lo <= hi:
-        raise ValueError(f"radius_px must be (min, max) with 0 < min <= max, got {radius_px}")
+    lo, hi = lesion_radius_px(img.shape, radius=radius, radius_px=radius_px)
     if not math.isfinite(contrast) or contrast <= -1.0:
         raise ValueError(f"contrast must be a finite number > -1, got {contrast}")
     rng = np.random.default_rng(seed)
     a, b = rng.uniform(lo, hi, size=2)
     theta = rng.uniform(0.0, math.pi)
     inner = ndimage.distance_transform_edt(np.pad(m, 1))[1:-1, 1:-1]  # image border counts
-    candidates = np.argwhere(inner > max(a, b) + EDGE_PX + MARGIN_PX)
-    if len(candidates) == 0:
-        raise ValueError(
-            f"no room for a lesion of semi-axes up to {max(a, b):.1f} px inside the mask "
-            f"(largest inner distance {inner.max():.1f} px); use a smaller radius_px"
+    room = float(inner.max()) - EDGE_PX - MARGIN_PX - 0.01  # largest semi-axis that fits
+    if room < lo:
+        given = f"radius_px {radius_px}" if radius_px is not None else f"radius {radius}"
+        raise DataError(
+            source,
+            f"no room for a lesion of semi-axis {lo:.1f} px ({given} at {img.shape[0]}x"
+            f"{img.shape[1]}) inside the mask (largest inner distance {inner.max():.1f} px, "
+            f"needed {lo + EDGE_PX + MARGIN_PX:.1f}); use a smaller lesion radius",
         )
+    a, b = min(a, room), min(b, room)
+    candidates = np.argwhere(inner > max(a, b) + EDGE_PX + MARGIN_PX)
     cy, cx = candidates[rng.integers(len(candidates))]
     weight = _ellipse_weight(img.shape, (float(cy), float(cx)), (a, b), theta)
     lesion = weight >= 0.5
     local = float(img[lesion | _ring(lesion, 3, 1)].mean())
     out = (1.0 - weight) * img + weight * (1.0 + contrast) * local
     return out.astype(np.asarray(image).dtype, copy=False), lesion
+
+
+def lesion_radius_px(
+    shape: tuple[int, ...],
+    *,
+    radius: tuple[float, float] = RADIUS,
+    radius_px: tuple[float, float] | None = None,
+) -> tuple[float, float]:
+    """``(min, max)`` semi-axis in pixels for an image of ``shape`` ``(H, W)``.
+
+    Raises:
+        ValueError: not ``0 < min <= max`` (relative radii must also be < 0.5).
+    """
+    if radius_px is not None:
+        lo, hi = (float(r) for r in radius_px)
+        if not 0 < lo <= hi:
+            raise ValueError(f"radius_px must be (min, max) with 0 < min <= max, got {radius_px}")
+        return lo, hi
+    lo, hi = (float(r) for r in radius)
+    if not 0 < lo <= hi < 0.5:
+        raise ValueError(f"radius must be (min, max) with 0 < min <= max < 0.5, got {radius}")
+    side = min(shape[-2:])
+    return lo * side, hi * side
+
+
+def insert_lesions(
+    images: np.ndarray,
+    masks: np.ndarray,
+    names: list[str] | tuple[str, ...],
+    *,
+    seed: int,
+    radius: tuple[float, float] = RADIUS,
+    contrast: float = 0.5,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`insert_lesion` into each slice of ``(N, H, W)`` images, seeded ``seed + i``.
+
+    Returns:
+        ``(images with lesions, lesion masks)``, both ``(N, H, W)``.
+
+    Raises:
+        DataError: a slice has no room for its lesion (the message names it).
+    """
+    if len(images) != len(masks) or len(images) != len(names):
+        raise ValueError(f"{len(images)} images, {len(masks)} masks and {len(names)} names differ")
+    pairs = [
+        insert_lesion(img, m, seed=seed + i, radius=radius, contrast=contrast, source=name)
+        for i, (img, m, name) in enumerate(zip(images, masks, names, strict=True))
+    ]
+    return np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])
 
 
 def lesion_contrast(

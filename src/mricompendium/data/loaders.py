@@ -35,8 +35,44 @@ def _existing_file(path: PathLike) -> Path:
     return p
 
 
+NIFTI_SUFFIXES = (".nii", ".nii.gz")
+_NIFTI_ERRORS = (OSError, EOFError, zlib.error, ValueError)
+
+
+def is_nifti(path: PathLike) -> bool:
+    """Whether ``path``'s name ends in ``.nii`` or ``.nii.gz``."""
+    return Path(path).name.lower().endswith(NIFTI_SUFFIXES)
+
+
+def nifti_header(
+    path: PathLike, *, ndim: tuple[int, ...] = (2, 3, 4)
+) -> tuple[tuple[int, ...], str]:
+    """Shape and orientation (axis codes such as ``"RAS"``, ``"PIR"``) read from the header only.
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        DataError: not a NIfTI file, or wrong dimensionality.
+    """
+    import nibabel as nib
+
+    p = _existing_file(path)
+    try:
+        img = nib.load(p)
+    except (nib.filebasedimages.ImageFileError, *_NIFTI_ERRORS) as e:
+        raise DataError(p, f"not a readable NIfTI image ({type(e).__name__}: {e})") from e
+    if not isinstance(img, nib.Nifti1Image | nib.Nifti2Image):
+        raise DataError(p, f"is a {type(img).__name__}, not a NIfTI image")
+    if len(img.shape) not in ndim:
+        raise DataError(p, f"has {len(img.shape)} dimensions {img.shape}, expected one of {ndim}")
+    return tuple(img.shape), "".join(nib.aff2axcodes(img.affine))
+
+
 def load_nifti(
-    path: PathLike, *, dtype: np.dtype | type | None = np.float32, ndim: tuple[int, ...] = (2, 3, 4)
+    path: PathLike,
+    *,
+    dtype: np.dtype | type | None = np.float32,
+    ndim: tuple[int, ...] = (2, 3, 4),
+    canonical: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Load a NIfTI-1/2 image (``.nii`` or ``.nii.gz``) with nibabel.
 
@@ -45,10 +81,13 @@ def load_nifti(
         dtype: output dtype (scaling ``scl_slope``/``scl_inter`` applied); ``None`` keeps the
             stored type, which suits label maps.
         ndim: accepted numbers of dimensions.
+        canonical: reorder and flip the voxel axes to the closest RAS+ orientation
+            (:func:`nibabel.as_closest_canonical`): axis 0 left -> right, 1 posterior ->
+            anterior, 2 inferior -> superior, whatever order the file stores them in.
 
     Returns:
-        ``(data, affine)``: the array in the file's voxel order ``(X, Y, Z[, T])`` and the
-        ``(4, 4)`` float64 voxel-to-world (RAS mm) affine.
+        ``(data, affine)``: the array in the file's voxel order ``(X, Y, Z[, T])`` (RAS+ with
+        ``canonical``) and the ``(4, 4)`` float64 voxel-to-world (RAS mm) affine of that array.
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
@@ -59,8 +98,10 @@ def load_nifti(
     p = _existing_file(path)
     try:
         img = nib.load(p)
+        if canonical and isinstance(img, nib.Nifti1Image | nib.Nifti2Image) and img.ndim >= 3:
+            img = nib.as_closest_canonical(img)
         data = np.asanyarray(img.dataobj)
-    except (nib.filebasedimages.ImageFileError, OSError, EOFError, zlib.error, ValueError) as e:
+    except (nib.filebasedimages.ImageFileError, *_NIFTI_ERRORS) as e:
         raise DataError(p, f"not a readable NIfTI image ({type(e).__name__}: {e})") from e
     if not isinstance(img, nib.Nifti1Image | nib.Nifti2Image):
         raise DataError(p, f"is a {type(img).__name__}, not a NIfTI image")
@@ -254,6 +295,71 @@ def load_calgary_campinas_h5(
         shifted = np.fft.ifftshift(image, axes=axes)
         kspace = np.fft.fftshift(np.fft.fft2(shifted, axes=axes, norm="ortho"), axes=axes)
     return kspace.astype(np.complex64)
+
+
+@dataclass(frozen=True)
+class KspaceFileInfo:
+    """What a raw k-space file holds, read from its metadata without loading the k-space.
+
+    Attributes:
+        path: the file.
+        data_format: ``"fastmri"`` or ``"calgary_campinas"``.
+        slices: number of slices ``S``.
+        coils: number of receive coils ``C``.
+        image_shape: ``(H, W)`` of the image the loaders give before any resizing (fastMRI: the
+            stored matrix cropped to the header's reconstruction matrix; Calgary-Campinas: the
+            stored ``(H, W)``).
+    """
+
+    path: Path
+    data_format: str
+    slices: int
+    coils: int
+    image_shape: tuple[int, int]
+
+
+def inspect_kspace_h5(path: PathLike, data_format: str) -> KspaceFileInfo:
+    """Slices, coils and image size of a multi-coil fastMRI or Calgary-Campinas HDF5 file.
+
+    Reads the ``kspace`` dataset's shape and type (and fastMRI's ISMRMRD header), not its values,
+    so a folder of large files is checked in milliseconds per file.
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        ValueError: unknown ``data_format``.
+        DataError: not an HDF5 file, no ``kspace``, single-coil, or a layout of the other format.
+    """
+    if data_format not in ("fastmri", "calgary_campinas"):
+        raise ValueError(
+            f"data_format must be 'fastmri' or 'calgary_campinas', got {data_format!r}"
+        )
+    p = _existing_file(path)
+    with _open_h5(p) as f:
+        if "kspace" not in f:
+            raise DataError(p, f"has no dataset 'kspace' (datasets: {sorted(f.keys())})")
+        shape, dtype = tuple(f["kspace"].shape), f["kspace"].dtype
+        fastmri_like = np.issubdtype(dtype, np.complexfloating) and len(shape) == 4
+        header = _read(f, "ismrmrd_header", p, ()) if fastmri_like else None
+    if data_format == "calgary_campinas":
+        if len(shape) != 4 or shape[-1] % 2 or np.issubdtype(dtype, np.complexfloating):
+            raise DataError(
+                p,
+                f"'kspace' is {dtype} {shape}, not Calgary-Campinas (S, H, W, 2C) real/imaginary "
+                "channels (fastMRI files need data_format fastmri)",
+            )
+        return KspaceFileInfo(p, data_format, shape[0], shape[-1] // 2, (shape[1], shape[2]))
+    if not np.issubdtype(dtype, np.complexfloating):
+        raise DataError(
+            p,
+            f"'kspace' is {dtype} {shape}, not complex fastMRI k-space "
+            "(Calgary-Campinas files need data_format calgary_campinas)",
+        )
+    if len(shape) != 4:
+        raise DataError(p, f"'kspace' {shape} is not multi-coil (S, C, H, W)")
+    assert header is not None
+    _, recon, _ = parse_ismrmrd_header(header.item() if header.ndim == 0 else header, source=p)
+    image = (min(recon[0], shape[2]), min(recon[1], shape[3]))
+    return KspaceFileInfo(p, data_format, shape[0], shape[1], image)
 
 
 def check_kspace(

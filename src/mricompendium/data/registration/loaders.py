@@ -1,0 +1,256 @@
+"""Real registration data: Learn2Reg/OASIS-style NIfTI pairs and ACDC-style cardiac frames.
+
+* **Learn2Reg (OASIS task)**: a folder with ``imagesTr/<name>.nii.gz`` and
+  ``labelsTr/<name>.nii.gz`` (same names, integer label maps), and optionally a ``*_dataset.json``
+  listing pairs under ``registration_val`` / ``registration_test`` as ``{"fixed": "./imagesTr/...",
+  "moving": ...}``. Without the JSON, consecutive images (sorted by name) are paired.
+* **ACDC**: one folder per patient ``patientNNN/`` with ``Info.cfg`` (``ED: <frame>``, ``ES:
+  <frame>``), ``patientNNN_frameFF.nii.gz`` and ``patientNNN_frameFF_gt.nii.gz`` (labels 0
+  background, 1 RV, 2 myocardium, 3 LV blood pool).
+
+Missing files raise :class:`FileNotFoundError` naming them; unusable ones
+:class:`~mricompendium.data.errors.DataError` naming the file and the problem.
+:func:`slice_pairs_2d` turns volumes into the 2D pairs the notebooks register (one central slice or
+every slice, cropped around the labels and resampled), in the layout of
+:meth:`~mricompendium.data.registration.pairs.PairGenerator.sample`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from scipy import ndimage
+
+from mricompendium.data.errors import DataError
+from mricompendium.data.loaders import load_nifti
+
+__all__ = [
+    "ACDC_LABELS",
+    "VolumePair",
+    "load_acdc_patient",
+    "load_learn2reg_pairs",
+    "slice_pairs_2d",
+]
+
+PathLike = str | os.PathLike[str]
+ACDC_LABELS = {1: "RV", 2: "myocardium", 3: "LV blood pool"}
+ACDC_TO_OURS = {3: 1, 2: 2}  # LV blood pool -> BLOOD, myocardium -> MYO (RV not scored)
+
+
+@dataclass(frozen=True)
+class VolumePair:
+    """A moving/fixed pair of volumes with label maps on the same grid.
+
+    Attributes:
+        moving, fixed: float32 ``(X, Y, Z)`` intensities.
+        moving_labels, fixed_labels: int64 ``(X, Y, Z)``.
+        spacing_mm: voxel size along each axis (from the fixed image's affine).
+        name: e.g. ``"OASIS_0439_0000->OASIS_0438_0000"`` or ``"patient001 ED->ES"``.
+        unit: the unit of independence (subject pair or patient).
+    """
+
+    moving: np.ndarray
+    fixed: np.ndarray
+    moving_labels: np.ndarray
+    fixed_labels: np.ndarray
+    spacing_mm: tuple[float, ...]
+    name: str
+    unit: str
+
+
+def _volume(path: Path, labels: bool) -> tuple[np.ndarray, np.ndarray]:
+    data, affine = load_nifti(path, dtype=None if labels else np.float32, ndim=(3,))
+    if labels:
+        if not np.issubdtype(data.dtype, np.integer):
+            if not np.all(np.isfinite(data)) or np.any(data != np.round(data)):
+                raise DataError(path, "label map holds non-integer values")
+        data = data.astype(np.int64)
+    elif not np.all(np.isfinite(data)):
+        raise DataError(path, "image holds NaN or infinite values")
+    return data, affine
+
+
+def _spacing(affine: np.ndarray) -> tuple[float, ...]:
+    return tuple(float(s) for s in np.linalg.norm(affine[:3, :3], axis=0))
+
+
+def _pair(mov: Path, fix: Path, mlab: Path, flab: Path, name: str, unit: str) -> VolumePair:
+    m, _ = _volume(mov, False)
+    f, aff = _volume(fix, False)
+    ml, _ = _volume(mlab, True)
+    fl, _ = _volume(flab, True)
+    for arr, p in ((f, fix), (ml, mlab), (fl, flab)):
+        if arr.shape != m.shape:
+            raise DataError(p, f"shape {arr.shape} differs from {mov.name} {m.shape}")
+    return VolumePair(m, f, ml, fl, _spacing(aff), name, unit)
+
+
+def _strip(name: str) -> str:
+    return name.removesuffix(".gz").removesuffix(".nii")
+
+
+def _json_pairs(root: Path, split: str) -> list[tuple[str, str]] | None:
+    found = sorted(root.glob("*dataset.json"))
+    if not found:
+        return None
+    try:
+        meta = json.loads(found[0].read_text())
+        entries = meta[split]
+        return [(Path(e["moving"]).name, Path(e["fixed"]).name) for e in entries]
+    except (json.JSONDecodeError, KeyError, TypeError) as err:
+        raise DataError(
+            found[0], f"no readable '{split}' list of moving/fixed pairs ({err})"
+        ) from err
+
+
+def load_learn2reg_pairs(
+    root: PathLike, *, split: str = "registration_val", max_pairs: int | None = None
+) -> list[VolumePair]:
+    """Learn2Reg/OASIS-style pairs (see the module docstring for the layout)."""
+    root = Path(root)
+    images, labels = root / "imagesTr", root / "labelsTr"
+    for d in (root, images, labels):
+        if not d.is_dir():
+            raise FileNotFoundError(f"no such folder: {d}")
+    listed = _json_pairs(root, split)
+    if listed is None:
+        names = sorted(p.name for p in images.glob("*.nii*"))
+        if len(names) < 2:
+            raise DataError(images, "needs at least two NIfTI images to form a pair")
+        listed = list(zip(names[1:], names[:-1], strict=True))
+    pairs = []
+    for mov, fix in listed[:max_pairs]:
+        paths = [images / mov, images / fix, labels / mov, labels / fix]
+        for p in paths:
+            if not p.is_file():
+                raise FileNotFoundError(f"no such file: {p}")
+        name = f"{_strip(mov)}->{_strip(fix)}"
+        pairs.append(_pair(*paths, name=name, unit=name))
+    return pairs
+
+
+def _read_info(path: Path) -> dict[str, str]:
+    if not path.is_file():
+        raise FileNotFoundError(f"no such file: {path}")
+    info = {}
+    for line in path.read_text().splitlines():
+        key, sep, value = line.partition(":")
+        if sep:
+            info[key.strip()] = value.strip()
+    for key in ("ED", "ES"):
+        if key not in info or not info[key].isdigit():
+            raise DataError(path, f"no integer '{key}:' frame number")
+    return info
+
+
+def load_acdc_patient(folder: PathLike) -> VolumePair:
+    """One ACDC patient's ED (moving) -> ES (fixed) pair, labels mapped to 1 LV blood, 2 myo."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"no such folder: {folder}")
+    info = _read_info(folder / "Info.cfg")
+    pid = folder.name
+
+    def frame(key: str, gt: bool) -> Path:
+        p = folder / f"{pid}_frame{int(info[key]):02d}{'_gt' if gt else ''}.nii.gz"
+        if not p.is_file():
+            raise FileNotFoundError(f"no such file: {p}")
+        return p
+
+    pair = _pair(
+        frame("ED", False),
+        frame("ES", False),
+        frame("ED", True),
+        frame("ES", True),
+        name=f"{pid} ED->ES",
+        unit=pid,
+    )
+    for lab, p in ((pair.moving_labels, frame("ED", True)), (pair.fixed_labels, frame("ES", True))):
+        if lab.min() < 0 or lab.max() > 3:
+            raise DataError(p, f"ACDC labels must lie in 0..3, found {lab.min()}..{lab.max()}")
+    remap = np.zeros(4, dtype=np.int64)
+    for acdc, ours in ACDC_TO_OURS.items():
+        remap[acdc] = ours
+    return VolumePair(
+        pair.moving,
+        pair.fixed,
+        remap[pair.moving_labels],
+        remap[pair.fixed_labels],
+        pair.spacing_mm,
+        pair.name,
+        pair.unit,
+    )
+
+
+def _fit(x: np.ndarray, box: tuple[slice, slice], size: int, order: int) -> np.ndarray:
+    crop = x[box]
+    zoom = [size / s for s in crop.shape]
+    out = ndimage.zoom(crop, zoom, order=order, grid_mode=True, mode="nearest")
+    return out[:size, :size]
+
+
+def slice_pairs_2d(
+    pairs: list[VolumePair], size: int, *, axis: int = 2, slices: str = "central"
+) -> dict:
+    """2D pairs from volumes: ``slices="central"`` (the labelled centre) or ``"all"`` labelled.
+
+    Each slice is cropped to the square around both label maps (plus 10 %), resampled to
+    ``size``, and divided by its 99th percentile. Returns the keys of
+    :meth:`PairGenerator.sample` (no ``truth``) plus ``names``, ``units`` and ``spacing_mm``
+    (per pair, in-plane, after resampling).
+    """
+    out: dict[str, list] = {
+        k: []
+        for k in (
+            "moving",
+            "fixed",
+            "moving_labels",
+            "fixed_labels",
+            "names",
+            "units",
+            "spacing_mm",
+        )
+    }
+    for p in pairs:
+        lab = np.moveaxis((p.fixed_labels > 0) | (p.moving_labels > 0), axis, 0)
+        ks = np.flatnonzero(lab.any((1, 2)))
+        if len(ks) == 0:
+            raise DataError(p.name, "label maps are empty")
+        ks = ks[len(ks) // 2 : len(ks) // 2 + 1] if slices == "central" else ks
+        for k in ks:
+            idx = np.argwhere(lab[k])
+            lo, hi = idx.min(0), idx.max(0) + 1
+            side = int((hi - lo).max() * 1.1) + 2
+            c = (lo + hi) // 2
+            vols = [
+                np.pad(np.moveaxis(v, axis, 0)[k], side)
+                for v in (p.moving, p.fixed, p.moving_labels, p.fixed_labels)
+            ]
+            box = tuple(
+                slice(int(ci - side // 2 + side), int(ci - side // 2 + 2 * side)) for ci in c
+            )
+            for key, v, order in zip(
+                ("moving", "fixed", "moving_labels", "fixed_labels"),
+                vols,
+                (1, 1, 0, 0),
+                strict=True,
+            ):
+                r = _fit(v, box, size, order)
+                if order == 1:
+                    r = np.clip(r / max(np.percentile(r, 99), 1e-6), 0, 1.5).astype(np.float32)
+                out[key].append(r)
+            inplane = [s for i, s in enumerate(p.spacing_mm) if i != axis]
+            out["names"].append(f"{p.name} slice {int(k)}")
+            out["units"].append(p.unit)
+            out["spacing_mm"].append(float(np.mean(inplane)) * side / size)
+    batch = {
+        k: torch.from_numpy(np.stack(out[k]))[:, None]
+        for k in ("moving", "fixed", "moving_labels", "fixed_labels")
+    }
+    batch["fixed_mask"] = batch["fixed_labels"] > 0
+    return {**batch, "names": out["names"], "units": out["units"], "spacing_mm": out["spacing_mm"]}

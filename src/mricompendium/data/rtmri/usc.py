@@ -1,0 +1,342 @@
+"""Real-time MRI of speech from disk, as USC-TIMIT and the USC 75-speaker set distribute it.
+
+A recording is a video of midsagittal frames, the audio recorded with it, and optionally a time
+alignment of phones. What is read:
+
+* frames: an HDF5 file (the first 3D dataset, or ``dataset=``; ``(T, H, W)``), a ``.npy`` array
+  ``(T, H, W)``, a folder of PNG frames (sorted by name), or an ``.avi``/``.mp4`` video when
+  imageio has a video backend (``imageio-ffmpeg`` or ``av``, not installed here: convert videos
+  with ``ffmpeg -i clip.mp4 frames/%05d.png`` otherwise);
+* audio: a WAV/FLAC file (soundfile), mixed down to mono;
+* alignment: a Praat ``.TextGrid`` (long text format; the tier named ``phones``/``phone``, else the
+  first interval tier) or a label file with one ``start end label`` line per phone, in seconds, or
+  in HTK units of 100 ns (recognised when the times are integers beyond 10 000).
+
+Layout of a data folder for :func:`load_folder`: one subfolder per speaker, holding for each
+utterance ``<stem>`` a frames source and ``<stem>.wav``, and optionally ``<stem>.TextGrid`` or
+``<stem>.lab``. The frame rate is not stored in these files: USC-TIMIT videos run at 23.18 frames/s,
+the 75-speaker set's at 83.28 (``frame_rate_hz``). Every unusable input raises
+:class:`~mricompendium.data.errors.DataError` naming the file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from scipy.signal import resample_poly
+
+from mricompendium.data.errors import DataError
+from mricompendium.data.rtmri.corpus import Utterance
+from mricompendium.data.rtmri.utterances import Segment
+
+__all__ = [
+    "Recording",
+    "load_folder",
+    "load_recording",
+    "read_alignment",
+    "read_audio",
+    "read_frames",
+    "resample_frames",
+    "to_utterances",
+]
+
+_VIDEO = (".h5", ".hdf5", ".npy", ".avi", ".mp4")
+
+
+@dataclasses.dataclass
+class Recording:
+    """One rtMRI recording: frames ``(T, H, W)`` float32, mono audio, phone segments."""
+
+    id: str
+    speaker: str
+    frames: np.ndarray
+    frame_rate_hz: float
+    audio: np.ndarray
+    audio_rate_hz: int
+    segments: list[Segment]
+    source: str
+
+    @property
+    def duration_s(self) -> float:
+        return len(self.frames) / self.frame_rate_hz
+
+
+def _check_frames(arr: np.ndarray, source: Path) -> np.ndarray:
+    if arr.ndim != 3 or min(arr.shape) < 1:
+        raise DataError(source, f"frames must be (T, H, W), got shape {arr.shape}")
+    out = np.asarray(arr, dtype=np.float32)
+    if not np.all(np.isfinite(out)):
+        raise DataError(source, "frames hold NaN or infinite values")
+    return out
+
+
+def _read_h5(p: Path, dataset: str | None) -> np.ndarray:
+    import h5py
+
+    try:
+        with h5py.File(p, "r") as f:
+            if dataset is None:
+                names: list[str] = []
+                f.visititems(
+                    lambda n, o: (
+                        names.append(n) if isinstance(o, h5py.Dataset) and o.ndim == 3 else None
+                    )
+                )
+                if not names:
+                    raise DataError(p, "no 3D dataset (T, H, W) in the HDF5 file")
+                dataset = names[0]
+            if dataset not in f:
+                raise DataError(p, f"no dataset {dataset!r} (has {sorted(f.keys())})")
+            return np.asarray(f[dataset])
+    except OSError as err:
+        raise DataError(p, f"not a readable HDF5 file ({err})") from err
+
+
+def read_frames(path: str | os.PathLike[str], *, dataset: str | None = None) -> np.ndarray:
+    """Frames ``(T, H, W)`` float32 from an HDF5, ``.npy``, PNG folder or video file."""
+    p = Path(path)
+    if not p.exists():
+        raise DataError(p, "frames not found")
+    if p.is_dir():
+        files = sorted(p.glob("*.png"))
+        if not files:
+            raise DataError(p, "folder holds no PNG frames")
+        from PIL import Image, UnidentifiedImageError
+
+        try:
+            imgs = [np.asarray(Image.open(f).convert("L")) for f in files]
+        except (OSError, UnidentifiedImageError) as err:
+            raise DataError(p, f"unreadable PNG frame ({err})") from err
+        if len({im.shape for im in imgs}) != 1:
+            raise DataError(p, "PNG frames differ in size")
+        return _check_frames(np.stack(imgs), p)
+    suffix = p.suffix.lower()
+    if suffix in (".h5", ".hdf5"):
+        return _check_frames(_read_h5(p, dataset), p)
+    if suffix == ".npy":
+        try:
+            return _check_frames(np.load(p, allow_pickle=False), p)
+        except ValueError as err:
+            raise DataError(p, f"not a readable .npy array ({err})") from err
+    if suffix in (".avi", ".mp4"):
+        return _check_frames(_read_video(p), p)
+    raise DataError(p, f"unknown frames format {suffix!r} (use {', '.join(_VIDEO)} or PNGs)")
+
+
+def _read_video(p: Path) -> np.ndarray:
+    import imageio.v3 as iio
+
+    try:
+        vid = np.asarray(iio.imread(p))
+    except Exception as err:  # imageio raises many types when no backend can read the file
+        raise DataError(
+            p,
+            "cannot decode the video (install imageio-ffmpeg or av, or convert it to PNG frames "
+            f"with ffmpeg): {err}",
+        ) from err
+    return vid.mean(axis=-1) if vid.ndim == 4 else vid
+
+
+def read_audio(path: str | os.PathLike[str]) -> tuple[np.ndarray, int]:
+    """Mono float32 audio and its sampling rate (Hz)."""
+    import soundfile as sf
+
+    p = Path(path)
+    if not p.is_file():
+        raise DataError(p, "audio file not found")
+    try:
+        audio, rate = sf.read(p, dtype="float32", always_2d=True)
+    except (RuntimeError, sf.LibsndfileError) as err:
+        raise DataError(p, f"not a readable audio file ({err})") from err
+    if audio.size == 0:
+        raise DataError(p, "audio file holds no samples")
+    mono = audio.mean(axis=1)
+    if not np.all(np.isfinite(mono)):
+        raise DataError(p, "audio holds NaN or infinite samples")
+    return mono, int(rate)
+
+
+def _textgrid(p: Path, text: str) -> list[Segment]:
+    tiers = re.split(r"item \[\d+\]:", text)[1:]
+    if not tiers:
+        raise DataError(p, "no tiers in the TextGrid (only the long text format is read)")
+    parsed = []
+    for t in tiers:
+        name = re.search(r'name = "([^"]*)"', t)
+        ivs = re.findall(r'xmin = ([\d.eE+-]+)\s*xmax = ([\d.eE+-]+)\s*text = "([^"]*)"', t)
+        if 'class = "IntervalTier"' in t and ivs:
+            parsed.append(((name.group(1) if name else "").lower(), ivs))
+    if not parsed:
+        raise DataError(p, "no interval tier with intervals in the TextGrid")
+    chosen = next((iv for n, iv in parsed if n in ("phones", "phone")), parsed[0][1])
+    return [Segment(lab.strip(), float(a), float(b)) for a, b, lab in chosen]
+
+
+def _label_file(p: Path, text: str) -> list[Segment]:
+    rows = []
+    for i, line in enumerate(text.splitlines(), 1):
+        parts = line.split()
+        if not parts:
+            continue
+        if len(parts) < 3:
+            raise DataError(p, f"line {i}: expected 'start end label', got {line!r}")
+        try:
+            rows.append((float(parts[0]), float(parts[1]), " ".join(parts[2:])))
+        except ValueError as err:
+            raise DataError(p, f"line {i}: start and end must be numbers ({line!r})") from err
+    if not rows:
+        raise DataError(p, "label file holds no segments")
+    htk = all(a.is_integer() and b.is_integer() for a, b, _ in rows) and rows[-1][1] > 1e4
+    scale = 1e-7 if htk else 1.0
+    return [Segment(lab, a * scale, b * scale) for a, b, lab in rows]
+
+
+def read_alignment(path: str | os.PathLike[str]) -> list[Segment]:
+    """Phone segments from a Praat TextGrid or a ``start end label`` file (seconds or HTK)."""
+    p = Path(path)
+    if not p.is_file():
+        raise DataError(p, "alignment file not found")
+    try:
+        text = p.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        text = p.read_text(encoding="utf-16")
+    segs = _textgrid(p, text) if "ooTextFile" in text[:200] else _label_file(p, text)
+    for s in segs:
+        if not (s.end_s >= s.start_s >= 0):
+            raise DataError(p, f"segment {s.phone!r} has start {s.start_s} > end {s.end_s}")
+    return segs
+
+
+def load_recording(
+    frames: str | os.PathLike[str],
+    audio: str | os.PathLike[str],
+    *,
+    alignment: str | os.PathLike[str] | None = None,
+    frame_rate_hz: float = 83.28,
+    speaker: str = "",
+    dataset: str | None = None,
+    max_mismatch_s: float = 0.5,
+) -> Recording:
+    """One recording; its audio and video must last the same within ``max_mismatch_s``."""
+    if frame_rate_hz <= 0:
+        raise ValueError(f"frame_rate_hz must be > 0, got {frame_rate_hz}")
+    fr = read_frames(frames, dataset=dataset)
+    au, rate = read_audio(audio)
+    video_s, audio_s = len(fr) / frame_rate_hz, len(au) / rate
+    if abs(video_s - audio_s) > max_mismatch_s:
+        raise DataError(
+            frames,
+            f"video lasts {video_s:.2f} s at {frame_rate_hz} frames/s but {audio} lasts "
+            f"{audio_s:.2f} s (wrong frame rate or mismatched files?)",
+        )
+    segs = read_alignment(alignment) if alignment is not None else []
+    stem = Path(frames).stem
+    return Recording(stem, speaker, fr, float(frame_rate_hz), au, rate, segs, os.fspath(frames))
+
+
+def _frames_source(folder: Path, stem: str) -> Path | None:
+    for ext in _VIDEO:
+        if (folder / f"{stem}{ext}").is_file():
+            return folder / f"{stem}{ext}"
+    return folder / stem if (folder / stem).is_dir() else None
+
+
+def load_folder(
+    root: str | os.PathLike[str], *, frame_rate_hz: float = 83.28, dataset: str | None = None
+) -> list[Recording]:
+    """Every recording under ``root/<speaker>/`` (see the module docstring for the layout)."""
+    base = Path(root)
+    if not base.is_dir():
+        raise DataError(base, "data folder not found")
+    out = []
+    for spk_dir in sorted(d for d in base.iterdir() if d.is_dir()):
+        for wav in sorted(spk_dir.glob("*.wav")):
+            src = _frames_source(spk_dir, wav.stem)
+            if src is None:
+                raise DataError(wav, "no frames for this audio (same stem, .h5/.npy/.avi/.mp4/dir)")
+            ali = next(
+                (
+                    spk_dir / f"{wav.stem}{e}"
+                    for e in (".TextGrid", ".lab")
+                    if (spk_dir / f"{wav.stem}{e}").is_file()
+                ),
+                None,
+            )
+            out.append(
+                load_recording(
+                    src,
+                    wav,
+                    alignment=ali,
+                    frame_rate_hz=frame_rate_hz,
+                    speaker=spk_dir.name,
+                    dataset=dataset,
+                )
+            )
+    if not out:
+        raise DataError(base, "no recordings found (expected <speaker>/<stem>.wav + frames)")
+    return out
+
+
+def resample_frames(frames: np.ndarray, src_hz: float, dst_hz: float) -> np.ndarray:
+    """Frames resampled in time by linear interpolation: frame ``k`` of the output shows time
+    ``(k + 0.5) / dst_hz``, as the input's frame ``j`` shows ``(j + 0.5) / src_hz``."""
+    t = len(frames)
+    n = int(t / src_hz * dst_hz)
+    pos = np.clip((np.arange(n) + 0.5) / dst_hz * src_hz - 0.5, 0, t - 1)
+    lo = np.floor(pos).astype(int)
+    hi = np.minimum(lo + 1, t - 1)
+    w = (pos - lo)[:, None, None].astype(np.float32)
+    return (1 - w) * frames[lo] + w * frames[hi]
+
+
+def to_utterances(
+    recordings: Sequence[Recording],
+    *,
+    frame_rate_hz: float = 50.0,
+    audio_rate_hz: int = 16000,
+    unseen_fraction: float = 0.25,
+    test_fraction: float = 0.2,
+) -> list[Utterance]:
+    """Real recordings (:func:`load_folder`) as corpus utterances, for the speech experiments.
+
+    Frames are resampled in time to ``frame_rate_hz`` and scaled to 0..255, audio to
+    ``audio_rate_hz`` and cut to the video's length. The last ``unseen_fraction`` of the speakers
+    (sorted by name) are the unseen test speakers; of the others, the last ``test_fraction`` of each
+    speaker's utterances are held out.
+    """
+    spks = sorted({r.speaker for r in recordings})
+    n_unseen = max(1, int(round(unseen_fraction * len(spks)))) if len(spks) > 1 else 0
+    unseen = set(spks[len(spks) - n_unseen :])
+    out = []
+    for spk in spks:
+        mine = [r for r in recordings if r.speaker == spk]
+        n_test = max(1, int(round(test_fraction * len(mine))))
+        for k, r in enumerate(mine):
+            fr = resample_frames(r.frames, r.frame_rate_hz, frame_rate_hz)
+            lo, hi = float(fr.min()), float(fr.max())
+            fr = np.round(255 * (fr - lo) / max(hi - lo, 1e-6)).astype(np.uint8)
+            g = np.gcd(int(audio_rate_hz), int(r.audio_rate_hz))
+            au = resample_poly(r.audio, audio_rate_hz // g, r.audio_rate_hz // g)
+            n = int(round(len(fr) * audio_rate_hz / frame_rate_hz))
+            au = np.pad(au, (0, max(0, n - len(au))))[:n].astype(np.float32)
+            role = "test" if spk in unseen or k >= len(mine) - n_test else "train"
+            out.append(
+                Utterance(
+                    r.id,
+                    spk,
+                    "test" if spk in unseen else "train",
+                    role,
+                    list(r.segments),
+                    fr,
+                    au,
+                    frame_rate_hz,
+                    audio_rate_hz,
+                    np.zeros(len(fr), np.float32),
+                )
+            )
+    return out

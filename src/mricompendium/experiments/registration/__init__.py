@@ -1,0 +1,61 @@
+"""The registration family's experiment layer: registry, baselines, objectives, train, evaluate.
+
+- :mod:`.registry`: ``REGISTRY`` of networks (small CPU config + paper config + citation),
+  :func:`build_model`.
+- :mod:`.objective`: :class:`LossConfig` and :class:`Registrator` (network + losses, adaptive
+  weights learned with it).
+- :mod:`.baselines`: identity, SimpleITK diffeomorphic demons and B-spline.
+- :mod:`.evaluate`: :func:`train` (on-the-fly pairs through ``training.fit`` with validation Dice
+  and a half-budget snapshot), :func:`register_pairs` (timed, one pair at a time),
+  :func:`score_pairs` (per-case rows in the claims' long format).
+"""
+
+from __future__ import annotations
+
+from mricompendium.experiments.registration.baselines import (
+    BASELINES,
+    identity,
+    sitk_bspline,
+    sitk_demons,
+)
+from mricompendium.experiments.registration.evaluate import (
+    common_metrics,
+    learned,
+    register_pairs,
+    score_pairs,
+    train,
+    val_dice,
+)
+from mricompendium.experiments.registration.objective import (
+    LossConfig,
+    Registrator,
+    loss_fn,
+    one_hot,
+)
+from mricompendium.experiments.registration.registry import (
+    REGISTRY,
+    ModelSpec,
+    build_model,
+    count_parameters,
+)
+
+__all__ = [
+    "BASELINES",
+    "REGISTRY",
+    "LossConfig",
+    "ModelSpec",
+    "Registrator",
+    "build_model",
+    "common_metrics",
+    "count_parameters",
+    "identity",
+    "learned",
+    "loss_fn",
+    "one_hot",
+    "register_pairs",
+    "score_pairs",
+    "sitk_bspline",
+    "sitk_demons",
+    "train",
+    "val_dice",
+]

@@ -1,0 +1,124 @@
+"""The fMRI experiment layer end to end at toy size: studies, training, rows in claims format."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mricompendium import claims
+from mricompendium.data.fmri import EmbeddingConfig, JointEmbedding, SimConfig, fit_noise_model
+from mricompendium.experiments.fmri import brainclip as bc
+from mricompendium.experiments.fmri import (
+    brainclip_study,
+    fit_ridge,
+    mindeye2_study,
+    rows_from_metrics,
+)
+from mricompendium.experiments.fmri import mindeye2 as me
+
+SIM = SimConfig(n_voxels=40, trials_per_session=40, trials_per_run=20)
+
+
+@pytest.fixture(scope="module")
+def world():
+    return JointEmbedding(EmbeddingConfig(dim=8)).eval(), fit_noise_model()
+
+
+def test_ridge_recovers_a_linear_map():
+    rng = np.random.default_rng(0)
+    x, w = rng.normal(size=(200, 10)), rng.normal(size=(10, 3))
+    xv = rng.normal(size=(50, 10))
+    r = fit_ridge(x, x @ w, alphas=[1e-6, 1.0], x_val=xv, score=lambda p: -np.abs(p - xv @ w).sum())
+    assert r.alpha == 1e-6 and np.allclose(r.predict(xv), xv @ w, atol=1e-3)
+
+
+def test_mindeye2_pipeline_gives_valid_rows(world):
+    emb, noise = world
+    study = mindeye2_study(
+        SIM, emb, noise, n_subjects=3, pretrain_sessions=1, n_val=10, n_test=12, seed=0
+    )
+    tgt = study.subjects[study.target]
+    assert tgt.train_x.shape[0] == 40 and tgt.test_x.shape[0] == 12
+    assert len({s.n_voxels for s in study.subjects.values()}) == 3
+    assert "1 session" in study.description and "NSD: 750" in study.description
+    others = [n for n in study.subjects if n != study.target]
+    voxels = {n: study.subjects[n].n_voxels for n in others}
+    model = me.build_mindeye2("cpu", voxels, embed_dim=8, image_size=32, seed=0)
+    me.pretrain(model, study, others, me.TrainConfig(steps=3, batch_size=8), seed=0, device="cpu")
+    hist = me.train_on_subject(
+        model,
+        study,
+        study.target,
+        me.TrainConfig(steps=4, batch_size=8, val_every=2),
+        seed=0,
+        device="cpu",
+        on_step={2: lambda m: me.predict(m, tgt.test_x, study.target)},
+    )
+    assert hist.val_steps == [2, 4] and 2 in hist.snapshots
+    metrics = me.evaluate_predictions(
+        hist.snapshots[2], study, tgt.test_idx, embedding=emb, n_candidates=300
+    )
+    ridge = me.ridge_predictions(study, study.target, alphas=[1.0, 10.0], n_candidates=300)
+    base = me.evaluate_predictions(ridge, study, tgt.test_idx, embedding=emb, n_candidates=300)
+    cases = [f"img{i}" for i in tgt.test_idx]
+    rows = rows_from_metrics(
+        metrics, setting="1 session", method="A", seed=0, budget=2, cases=cases, units=cases,
+        groups=["all"] * 12,
+    ) + rows_from_metrics(
+        base, setting="1 session", method="B", seed=-1, budget=0, cases=cases, units=cases,
+        groups=["all"] * 12,
+    )  # fmt: skip
+    df = claims.results_frame(rows)
+    assert len(df) == 24 and df["image_retrieval"].between(0, 1).all()
+
+
+def test_brainclip_pipeline_holds_novel_categories_out_of_training(world):
+    emb, noise = world
+    study = brainclip_study(
+        SIM, emb, noise, n_novel=3, n_train=40, n_val=10, n_test_seen=6, n_test_novel=9, seed=0
+    )
+    labels = study.bank.scenes.labels
+    s = study.subjects[study.target]
+    assert not np.isin(labels[s.train_idx], study.novel).any()
+    groups = study.test_groups()
+    assert (groups == "novel category").sum() == 9 and (groups == "seen category").sum() == 6
+    model = bc.build_mapper("cpu", n_voxels=s.n_voxels, embed_dim=8, seed=0)
+    cfg = bc.TrainConfig(steps=4, batch_size=8, text_weight=0.5, val_every=2)
+    hist = bc.train_mapper(model, study, cfg, seed=0, device="cpu")
+    assert len(hist.val) == 2 and np.isfinite(hist.losses).all()
+    brain = bc.predict(model, s.test_x)
+    rows = np.flatnonzero(groups == "novel category")
+    m = bc.evaluate_embeddings(
+        brain, study, rows, list(study.novel), embedding=emb, n_candidates=300
+    )
+    assert set(m) == {"category_top1", "image_match", "text_match"}
+    assert all(len(v) == 9 and np.all((v >= 0) & (v <= 1)) for v in m.values())
+    ridge = bc.ridge_embeddings(study, alphas=[1.0], n_candidates=300)
+    assert ridge.shape == brain.shape
+
+
+def test_real_nsd_style_folder_builds_a_study(tmp_path, world):
+    import h5py
+    import nibabel as nib
+
+    emb, _ = world
+    rng = np.random.default_rng(0)
+    shared = [0, 1, 2, 3]
+    for k, own in enumerate(([10, 11, 12, 13, 14, 15, 16, 17], [20, 21, 22, 23, 24, 25])):
+        d = tmp_path / f"subj0{k + 1}"
+        d.mkdir()
+        images = own + shared + shared  # each shared image twice
+        betas = rng.integers(-500, 500, size=(3, 2, 2, len(images))).astype(np.int16)
+        nib.save(nib.Nifti1Image(betas, np.eye(4)), str(d / "betas_session01.nii.gz"))
+        rows = "\n".join(f"{t},{i}" for t, i in enumerate(images))
+        (d / "stimulus_table.csv").write_text("trial,image\n" + rows)
+    with h5py.File(tmp_path / "nsd_stimuli.hdf5", "w") as f:
+        f["imgBrick"] = rng.integers(0, 255, size=(30, 40, 40, 3), dtype=np.uint8)
+    from mricompendium.experiments.fmri import nsd_mindeye2_study
+
+    study = nsd_mindeye2_study(tmp_path, emb, n_val=2, n_test=3)
+    t = study.subjects["subj01"]
+    assert t.train_x.shape == (6, 12) and t.val_x.shape == (2, 12) and t.test_x.shape == (3, 12)
+    assert study.bank.images.shape[1:] == (3, 32, 32)
+    assert np.array_equal(t.test_idx, study.subjects["subj02"].test_idx)
+    assert "NSD-style" in study.description
