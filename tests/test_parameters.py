@@ -114,10 +114,10 @@ def test_set_values_are_typed_like_the_default(tmp_path: Path) -> None:
     assert parameters.coerce(cell, "use_amp", "true") is True
 
 
-def test_sampling_rules_follow_the_kspace_module(tmp_path: Path) -> None:
-    from mricompendium.data import kspace
+def test_sampling_rules_follow_the_masks_module(tmp_path: Path) -> None:
+    from mricompendium.physics import masks
 
-    assert parameters.SAMPLING_PATTERNS == kspace.PATTERNS
+    assert parameters.SAMPLING_PATTERNS == masks.PATTERNS
     rule = parameters.RULES["*_samplings"]
     assert rule.violation(["poisson_2d@8", "equispaced_1d@4,cf=0.08", "gaussian_2d@6x"]) is None
     assert "does not match" in rule.violation(["poisson@8"])

@@ -86,9 +86,9 @@ class Rule:
         return None
 
 
-# The sampling patterns of mricompendium.data.kspace.PATTERNS (a test keeps them equal; this
+# The sampling patterns of mricompendium.physics.masks.PATTERNS (a test keeps them equal; this
 # module does not import torch, so a bad key fails in a fraction of a second).
-SAMPLING_PATTERNS = ("equispaced_1d", "random_1d", "poisson_2d", "gaussian_2d")
+SAMPLING_PATTERNS = ("equispaced_1d", "random_1d", "poisson_2d", "gaussian_2d", "radial")
 _SAMPLING = rf"({'|'.join(SAMPLING_PATTERNS)})@[0-9.]+x?(\s*,\s*(cf|calib)=[0-9.]+)*"
 
 # Declared ranges, by parameter name (fnmatch patterns; the first match wins).

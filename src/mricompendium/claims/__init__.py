@@ -9,9 +9,6 @@ the stored record (:func:`metrics_from_record`). Rules: :mod:`mricompendium.clai
 
 from mricompendium.claims.declare import Claim, Comparison, Curve
 from mricompendium.claims.engine import OUTCOMES, VERDICTS, ComparisonResult, Outcome
-from mricompendium.claims.legacy import Comparison as PairedComparison
-from mricompendium.claims.legacy import environment_info as _legacy_environment_info  # noqa: F401
-from mricompendium.claims.legacy import paired_comparison, verdict, write_metrics
 from mricompendium.claims.record import (
     environment_info,
     metrics_from_record,
@@ -32,20 +29,16 @@ __all__ = [
     "ComparisonResult",
     "Curve",
     "Outcome",
-    "PairedComparison",
     "environment_info",
     "evaluate",
     "format_outcome",
     "metrics_from_record",
-    "paired_comparison",
     "plot_effect_vs_budget",
     "read_record",
     "read_results",
     "results_frame",
     "round_floats",
     "show",
-    "verdict",
-    "write_metrics",
     "write_record",
     "write_results",
 ]
