@@ -10,23 +10,7 @@ import yaml
 from mricompendium import parameters, paths, run
 
 NOTEBOOKS = sorted(paths.NOTEBOOKS.glob("*/*.ipynb"))
-# Known parse warnings, owned by the notebooks' authors: a quote inside a comment stops
-# papermill's parser (it then drops the parameter and warns on every run).
-PAPERMILL_PARSE = {"cirim": "noninferiority_margin", "xpdnet": "noninferiority_margin"}
-
-
-def _ids(nb_paths: list) -> list:
-    marks = []
-    for nb in nb_paths:
-        bad = PAPERMILL_PARSE.get(nb.stem)
-        reason = f"{nb.stem}: the comment of {bad} has quotes (for the notebook's owner to fix)"
-        marks.append(
-            pytest.param(nb, id=nb.stem, marks=pytest.mark.xfail(reason=reason) if bad else ())
-        )
-    return marks
-
-
-@pytest.mark.parametrize("notebook", _ids(NOTEBOOKS))
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[nb.stem for nb in NOTEBOOKS])
 def test_papermill_parses_every_parameter_without_a_warning(notebook, caplog) -> None:
     import papermill
 

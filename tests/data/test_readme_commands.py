@@ -24,10 +24,7 @@ from mricompendium import paths, run, userdata
 README = paths.ROOT / "README.md"
 PARAMS = paths.PARAMS
 # Commands that cannot pass as printed, with the reason (for the notebooks' owners to fix).
-KNOWN = {
-    "recurrentvarnet.image_size=218": "CC-359 slices are 218x170: the loader's square crop is "
-    "170, so image_size=218 cannot be read (README line owned by the recon notebooks)",
-}
+KNOWN: dict[str, str] = {}  # command fragment -> why it cannot pass as printed (none today)
 
 
 def readme_commands(text: str) -> list[str]:
