@@ -108,7 +108,8 @@ def test_report_lists_every_catalogue_paper_and_reads_like_a_results_section(tmp
         assert f"| {paper['s']} |" in text
     row = next(line for line in text.splitlines() if line.startswith("| S38 |"))
     assert "*inconclusive*" in row and "A > B: ssim_brain +0.021 [+0.010, +0.030]" in row
-    assert "SSIM 20x 0.968 UNVERIFIED" in row and "3.5x 0.99 UNVERIFIED" not in row
+    assert "SSIM 20x 0.968 UNVERIFIED [another code base]" in row
+    assert "3.5x 0.99;" in row and "3.5x 0.99 UNVERIFIED" not in row
     assert (
         "| primary | A > B | ssim_brain | +0.021 [+0.010, +0.030] | 0.80 | 0.004 | 4 | holds |"
         in text

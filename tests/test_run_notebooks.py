@@ -10,6 +10,8 @@ import yaml
 from mricompendium import parameters, paths, run
 
 NOTEBOOKS = sorted(paths.NOTEBOOKS.glob("*/*.ipynb"))
+
+
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[nb.stem for nb in NOTEBOOKS])
 def test_papermill_parses_every_parameter_without_a_warning(notebook, caplog) -> None:
     import papermill

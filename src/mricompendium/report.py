@@ -65,10 +65,14 @@ def _num(x: Any, fmt: str = ".3f") -> str:
     return f"{x:{fmt}}" if isinstance(x, int | float) else "-"
 
 
+KIND_MARK = {"paper": "", "author_file": " [authors' code, not the paper]",
+             "other": " [another code base]"}  # fmt: skip
+
+
 def _figure_text(f: dict[str, Any]) -> str:
     what = " ".join(x for x in (f.get("method"), f.get("metric"), f.get("setting")) if x)
     mark = "" if f.get("verified") else " UNVERIFIED"
-    return f"{what} {f.get('value')}{mark}"
+    return f"{what} {f.get('value')}{mark}{KIND_MARK.get(str(f.get('kind')), '')}"
 
 
 def _paper_cell(paper: dict[str, Any], m: dict[str, Any] | None) -> str:
