@@ -19,6 +19,7 @@ A failure prints one line ``<id>: <file>: <problem>`` and leaves that id's outpu
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -32,15 +33,23 @@ from mricompendium.io import atomic_savefig, atomic_write_json
 __all__ = ["main", "summary_numbers", "write_verdict"]
 
 
+def _finite(x: float) -> float | None:
+    """``None`` for an estimate that does not exist (a CI from a single unit is NaN)."""
+    return float(x) if math.isfinite(x) else None
+
+
 def summary_numbers(metrics: dict[str, Any], outcome: Outcome) -> dict[str, Any]:
-    """The numeric summary DVC shows: verdict code, tallies, the first primary's effect."""
+    """The numeric summary DVC shows: verdict code, tallies, the first primary's effect.
+
+    An estimate that cannot be made (the CI of a comparison resting on one unit) is ``null``.
+    """
     first = outcome.primaries[0]
     tally = {o: sum(r.outcome == o for r in outcome.results) for o in OUTCOMES}
     return {
         "verdict_code": VERDICTS.index(outcome.verdict),
-        "primary_effect": first.stat.effect,
-        "primary_ci_low": first.stat.ci_low,
-        "primary_ci_high": first.stat.ci_high,
+        "primary_effect": _finite(first.stat.effect),
+        "primary_ci_low": _finite(first.stat.ci_low),
+        "primary_ci_high": _finite(first.stat.ci_high),
         "primary_units": first.stat.n_units,
         **{f"n_{k}": v for k, v in tally.items()},
         "runtime_s": metrics.get("runtime_s"),

@@ -43,6 +43,19 @@ def test_record_has_no_verdict_and_the_stage_recomputes_it(tmp_path):
     assert all(isinstance(v, int | float) for v in summary.values())
 
 
+def test_a_single_unit_gives_an_inconclusive_verdict_and_valid_json(tmp_path):
+    # A user's data set split into one test volume: the CI does not exist, the stage still writes.
+    res = rows("A", [0.03]) + rows("B", [0.0])
+    cl = claim([C("A", "B")])
+    _write(tmp_path, res, cl, [curve("A"), curve("B")])
+    m = verdicts.write_verdict(cl.nb_id, tmp_path)
+    assert m["verdict"] == "inconclusive"
+    assert any(r.startswith("too few independent units") for r in m["verdict_reasons"])
+    summary = json.loads((tmp_path / "summary" / "cirim.json").read_text())
+    assert summary["primary_units"] == 1 and summary["primary_ci_low"] is None
+    assert summary["primary_effect"] == pytest.approx(0.03, abs=0.005)
+
+
 def test_write_record_refuses_unjudgeable_results_and_leaves_nothing(tmp_path):
     res = rows("A", [0.03] * 6) + rows("B", [0.0] * 5)
     with pytest.raises(ValueError, match="different cases"):
