@@ -141,3 +141,17 @@ def test_output_root_defaults_to_scratch():
     assert paths.output_root("reports", "x") == paths.ROOT / "reports"
     out = paths.report_paths("reports", "x")
     assert out.table("curve").name == "x_curve.csv" and out.metrics.name == "x.json"
+
+
+def test_units_to_decide_extrapolates_the_ci_to_its_boundary():
+    from mricompendium.report import units_to_decide
+
+    row = {"effect": 0.01, "ci_low": -0.01, "ci_high": 0.03, "units": 35, "smallest_effect": 0.02,
+           "margin": 0.0}  # fmt: skip
+    assert units_to_decide(row) == 140  # boundary 0.02 at distance 0.01, half-width 0.02: 4x
+    above = {**row, "effect": 0.04, "ci_low": 0.0, "ci_high": 0.08}
+    assert units_to_decide(above) == 35 * 1 + 1  # half 0.04 = distance to 0: at least one more
+    ni = {**row, "effect": -0.005, "ci_low": -0.025, "ci_high": 0.015, "margin": 0.01}
+    assert units_to_decide(ni) == 560  # boundary -0.01 at distance 0.005, half 0.02: 16x
+    assert units_to_decide({**row, "ci_low": None}) is None
+    assert units_to_decide({**row, "effect": 0.0, "smallest_effect": 0.0}) is None  # on it

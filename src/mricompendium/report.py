@@ -12,6 +12,7 @@ It reads JSON only: no verdict is computed here.
 from __future__ import annotations
 
 import json
+import math
 import sys
 from importlib import resources
 from pathlib import Path
@@ -161,9 +162,45 @@ def _paper_figures(m: dict[str, Any]) -> list[str]:
     return lines + [""]
 
 
-def _settle(reasons: list[str]) -> list[str]:
+def units_to_decide(c: dict[str, Any]) -> int | None:
+    """Test units at which an undecided comparison's CI would no longer straddle its boundary.
+
+    A rough extrapolation: the CI half-width shrinks as 1/sqrt(units) and the effect stays where
+    it is. The boundary is ``-margin`` (non-inferiority), else the smallest effect that matters
+    when the effect is below it, else zero. ``None`` when the CI or the distance is not usable.
+    """
+    try:
+        effect, low, high, n = (float(c[k]) for k in ("effect", "ci_low", "ci_high", "units"))
+    except (KeyError, TypeError, ValueError):
+        return None
+    margin, smallest = float(c.get("margin") or 0.0), float(c.get("smallest_effect") or 0.0)
+    if margin > 0:
+        boundary = -margin
+    else:
+        boundary = smallest if effect < smallest else 0.0
+    distance, half = abs(effect - boundary), (high - low) / 2
+    if not (math.isfinite(distance) and math.isfinite(half)) or distance <= 0 or n < 1:
+        return None
+    return max(int(n) + 1, math.ceil(n * (half / distance) ** 2))
+
+
+def _settle(m: dict[str, Any]) -> list[str]:
+    reasons = m.get("verdict_reasons") or []
     wants = [text for key, text in SETTLE.items() if any(r.startswith(key) for r in reasons)]
-    return [f"*What would settle it:* {'; '.join(dict.fromkeys(wants))}.", ""] if wants else []
+    if not wants:
+        return []
+    extra = []
+    for c in m.get("comparisons") or []:
+        if c.get("role") == "primary" and c.get("outcome") == "undecided":
+            need = units_to_decide(c)
+            if need is not None:
+                extra.append(
+                    f"{c['comparison']}: about {need} units at the present effect and spread "
+                    f"(now {int(c['units'])}; a 1/sqrt(n) extrapolation)"
+                )
+    text = "; ".join(dict.fromkeys(wants))
+    lines = [f"*What would settle it:* {text}.", ""]
+    return lines + [f"- {_cell(e)}" for e in extra] + ([""] if extra else [])
 
 
 def _details(nb_id: str, m: dict[str, Any], paper: dict[str, Any], reports: Path) -> list[str]:
@@ -181,7 +218,7 @@ def _details(nb_id: str, m: dict[str, Any], paper: dict[str, Any], reports: Path
     out += [""] if m.get("notes") else []
     out += _paper_figures(m)
     if m["verdict"] == "inconclusive":
-        out += _settle(reasons)
+        out += _settle(m)
     diff = (m.get("extra") or {}).get("differences")
     if diff:
         out += [f"*What differs from the paper:* {_cell(diff)}", ""]

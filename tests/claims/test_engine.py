@@ -143,6 +143,14 @@ def test_budget_dependent_outcome_is_inconclusive():
     assert [x["budget"] for x in out.results[0].budget] == [100, 200]
     assert out.verdict == "inconclusive"
     assert any(x.startswith("budget-dependent: A > CS holds at 100 steps") for x in out.reasons)
+    # Both budgets fail (the CI rules out the smallest effect), but the effect changes side.
+    moving_rows = rows("A", [0.004] * 20, budget=200) + rows("A", [-0.03] * 20, budget=100) + b
+    moving_claim = claim([C("A", "CS", smallest_effect=0.02)])
+    moving = _eval(moving_rows, moving_claim, [curve("A", steps=200)])
+    assert [x["outcome"] for x in moving.results[0].budget] == ["fails", "fails"]
+    assert moving.verdict == "inconclusive"
+    assert any(x.startswith("budget-dependent: A > CS changes sign between 100 steps")
+               and x.endswith("fails at both") for x in moving.reasons)  # fmt: skip
     stable = _eval(rows("A", [0.03] * 20, budget=200) + rows("A", [0.02] * 20, budget=100) + b,
                    claim([C("A", "CS")]), [curve("A", steps=200)])  # fmt: skip
     assert stable.verdict == "reproduced"

@@ -109,11 +109,17 @@ def _budget_dependent(results: list[ComparisonResult]) -> list[str]:
         flipped = decisive and half["outcome"] != r.outcome
         m = r.comparison.margin
         sign_flip = decisive and _side(half["effect"], m) != _side(r.stat.effect, m)
-        if flipped or sign_flip:
+        if flipped:
             out.append(
                 f"budget-dependent: {r.comparison.name} {half['outcome']} at {half['budget']} "
                 f"steps ({_fmt(half['effect'])}) but {r.outcome} at the full budget "
                 f"({_fmt(r.stat.effect)})"
+            )
+        elif sign_flip:  # same outcome, but the effect changes side: it is still moving
+            out.append(
+                f"budget-dependent: {r.comparison.name} changes sign between {half['budget']} "
+                f"steps ({_fmt(half['effect'])}) and the full budget ({_fmt(r.stat.effect)}), "
+                f"{r.outcome} at both"
             )
     return out
 
