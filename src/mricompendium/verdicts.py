@@ -19,23 +19,22 @@ A failure prints one line ``<id>: <file>: <problem>`` and leaves that id's outpu
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from pathlib import Path
 from typing import Any
 
 from mricompendium import paths, references
-from mricompendium.claims import metrics_from_record, plot_effect_vs_budget, read_record
+from mricompendium.claims import (
+    metrics_from_record,
+    plot_effect_vs_budget,
+    read_record,
+    round_floats,
+)
 from mricompendium.claims.engine import OUTCOMES, VERDICTS, Outcome
 from mricompendium.claims.results import read_results
 from mricompendium.io import atomic_savefig, atomic_write_json
 
 __all__ = ["main", "summary_numbers", "write_verdict"]
-
-
-def _finite(x: float) -> float | None:
-    """``None`` for an estimate that does not exist (a CI from a single unit is NaN)."""
-    return float(x) if math.isfinite(x) else None
 
 
 def summary_numbers(metrics: dict[str, Any], outcome: Outcome) -> dict[str, Any]:
@@ -45,15 +44,16 @@ def summary_numbers(metrics: dict[str, Any], outcome: Outcome) -> dict[str, Any]
     """
     first = outcome.primaries[0]
     tally = {o: sum(r.outcome == o for r in outcome.results) for o in OUTCOMES}
-    return {
+    summary = {
         "verdict_code": VERDICTS.index(outcome.verdict),
-        "primary_effect": _finite(first.stat.effect),
-        "primary_ci_low": _finite(first.stat.ci_low),
-        "primary_ci_high": _finite(first.stat.ci_high),
+        "primary_effect": first.stat.effect,
+        "primary_ci_low": first.stat.ci_low,
+        "primary_ci_high": first.stat.ci_high,
         "primary_units": first.stat.n_units,
         **{f"n_{k}": v for k, v in tally.items()},
         "runtime_s": metrics.get("runtime_s"),
     }
+    return round_floats(summary, digits=17)  # non-finite -> None; 17 digits keep every float
 
 
 def write_verdict(nb_id: str, reports: Path) -> dict[str, Any]:
