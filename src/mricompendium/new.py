@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import nbformat
 import yaml
 
-from mricompendium import paths
+from mricompendium import catalogue, paths
 from mricompendium.io import atomic_write_text
 
 __all__ = ["catalogue_entry", "scaffold", "skeleton"]
@@ -110,11 +109,10 @@ else:
 
 def catalogue_entry(nb_id: str) -> dict[str, Any]:
     """The catalogue entry of ``nb_id`` (S-number, title, family, claim)."""
-    text = resources.files("mricompendium").joinpath("catalogue.yaml").read_text()
-    for entry in yaml.safe_load(text):
-        if entry.get("id") == nb_id:
-            return entry
-    raise ValueError(f"{nb_id}: not in catalogue.yaml; add the paper there first")
+    try:
+        return catalogue.entry(nb_id)
+    except ValueError as exc:
+        raise ValueError(f"{exc}; add the paper there first") from None
 
 
 def _first_cell(entry: dict[str, Any]) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 from dataclasses import asdict, dataclass
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -59,8 +60,12 @@ def _parse(nb_id: str, i: int, entry: Any) -> Figure:
     unknown = set(entry) - {f for f in Figure.__dataclass_fields__}
     if unknown:
         raise ValueError(f"{where}: unknown keys {sorted(unknown)}")
+    try:
+        value = float(entry["value"])
+    except (TypeError, ValueError):
+        raise ValueError(f"{where}: value must be a number, got {entry['value']!r}") from None
     return Figure(
-        value=float(entry["value"]),
+        value=value,
         metric=str(entry["metric"]),
         method=str(entry.get("method", "")),
         setting=str(entry.get("setting", "")),
@@ -71,20 +76,43 @@ def _parse(nb_id: str, i: int, entry: Any) -> Figure:
     )
 
 
+PATH = Path(str(resources.files("mricompendium").joinpath("references.yaml")))
+
+
 @functools.cache
+def _raw() -> dict[str, Any]:
+    """The parsed file; a YAML error names the file and line, in one line."""
+    try:
+        raw = yaml.safe_load(PATH.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f" line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ValueError(f"references.yaml{line}: {problem}") from None
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ValueError(
+            f"references.yaml: expected a mapping of notebook ids, got {type(raw).__name__}"
+        )
+    return raw
+
+
+@functools.cache
+def figures(nb_id: str) -> tuple[Figure, ...]:
+    """The figures for one notebook id (empty when the paper reports none we could check).
+
+    Only this id's entries are parsed, so a malformed entry fails its own notebook alone.
+    """
+    entries = _raw().get(nb_id) or []
+    if not isinstance(entries, list):
+        raise ValueError(f"references.yaml: {nb_id}: expected a list of figures")
+    return tuple(_parse(nb_id, i, e) for i, e in enumerate(entries))
+
+
 def load() -> dict[str, tuple[Figure, ...]]:
     """Every notebook id's figures, validated (a malformed entry is an error naming it)."""
-    text = resources.files("mricompendium").joinpath("references.yaml").read_text()
-    raw = yaml.safe_load(text) or {}
-    return {
-        nb_id: tuple(_parse(nb_id, i, e) for i, e in enumerate(entries or []))
-        for nb_id, entries in raw.items()
-    }
-
-
-def figures(nb_id: str) -> tuple[Figure, ...]:
-    """The figures for one notebook id (empty when the paper reports none we could check)."""
-    return load().get(nb_id, ())
+    return {nb_id: figures(nb_id) for nb_id in _raw()}
 
 
 def table(nb_id: str) -> list[dict[str, Any]]:

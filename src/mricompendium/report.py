@@ -14,13 +14,10 @@ from __future__ import annotations
 import json
 import math
 import sys
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from mricompendium import paths
+from mricompendium import catalogue, paths
 from mricompendium.io import atomic_write_text
 
 VERDICT_MARK = {
@@ -42,8 +39,7 @@ SETTLE = {
 
 def load_catalogue() -> list[dict[str, Any]]:
     """The paper catalogue shipped with the package (S-number, id, family, claim, ...)."""
-    text = resources.files("mricompendium").joinpath("catalogue.yaml").read_text()
-    return yaml.safe_load(text)
+    return catalogue.entries()
 
 
 def load_metrics(reports: Path) -> dict[str, dict[str, Any]]:

@@ -13,7 +13,8 @@ evaluates the declared claim with :mod:`mricompendium.claims`, and writes atomic
 * ``verdicts/<id>.png``: the primary effect against the training budget.
 
 No notebook runs: changing the verdict rules or the reference figures reruns only this stage.
-A failure prints one line ``<id>: <file>: <problem>`` and leaves that id's outputs unchanged.
+A failure prints one line ``<id>: <file>: <problem>``, leaves that id's outputs unchanged and goes
+on with the other ids; the command then exits 1. Ids must be catalogue ids.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from mricompendium import paths, references
+from mricompendium import catalogue, paths, references
 from mricompendium.claims import (
     metrics_from_record,
     plot_effect_vs_budget,
@@ -57,11 +58,18 @@ def summary_numbers(metrics: dict[str, Any], outcome: Outcome) -> dict[str, Any]
 
 
 def write_verdict(nb_id: str, reports: Path) -> dict[str, Any]:
-    """Compute and write one notebook's verdict outputs; return its metrics dict."""
-    record = read_record(reports / "records" / f"{nb_id}.json")
-    results = read_results(reports / "results" / f"{nb_id}.csv")
-    record = {**record, "paper": references.paper_section(nb_id)}
-    metrics, outcome = metrics_from_record(record, results)
+    """Compute and write one notebook's verdict outputs; return its metrics dict.
+
+    Raises:
+        VerdictError: one line naming the file at fault and the problem.
+    """
+    record_path = reports / "records" / f"{nb_id}.json"
+    results_path = reports / "results" / f"{nb_id}.csv"
+    record = _step(record_path, read_record, record_path)
+    results = _step(results_path, read_results, results_path)
+    paper = _step(references.PATH, references.paper_section, nb_id)
+    record = {**record, "paper": paper}
+    metrics, outcome = _step(results_path, metrics_from_record, record, results)
     fig = plot_effect_vs_budget(outcome, smoke=bool(record.get("smoke")))
     atomic_savefig(fig, reports / "verdicts" / f"{nb_id}.png", dpi=80)
     import matplotlib.pyplot as plt
@@ -72,6 +80,30 @@ def write_verdict(nb_id: str, reports: Path) -> dict[str, Any]:
     atomic_write_json(reports / "metrics" / f"{nb_id}.json", metrics, indent=1, sort_keys=True,
                       allow_nan=False)  # fmt: skip
     return metrics
+
+
+class VerdictError(Exception):
+    """A verdict that cannot be computed: ``<file>: <problem>``."""
+
+
+def _step(path: Path, fn: Any, *args: Any) -> Any:
+    """``fn(*args)``; any failure becomes a :class:`VerdictError` naming ``path`` once."""
+    try:
+        return fn(*args)
+    except Exception as exc:  # noqa: BLE001 - one line per bad input, whatever the cause
+        text = str(exc) or type(exc).__name__
+        shown = _rel(path)
+        text = text.replace(str(path), shown)
+        if not text.startswith(shown):
+            text = f"{shown}: {text}"
+        raise VerdictError(text) from exc
+
+
+def _rel(path: Path) -> str:
+    try:
+        return str(Path(path).resolve().relative_to(paths.ROOT))
+    except ValueError:
+        return str(path)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -86,9 +118,11 @@ def main(argv: list[str] | None = None) -> int:
     failed = 0
     for nb_id in ids:
         try:
+            catalogue.check_id(nb_id)
             m = write_verdict(nb_id, args.reports)
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            print(f"{nb_id}: {exc}", file=sys.stderr)
+        except (VerdictError, ValueError) as exc:
+            msg = str(exc)
+            print(msg if msg.startswith(f"{nb_id}:") else f"{nb_id}: {msg}", file=sys.stderr)
             failed += 1
             continue
         print(f"{nb_id}: {m['verdict']}" + "".join(f"\n  - {r}" for r in m["verdict_reasons"]))

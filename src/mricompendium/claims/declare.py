@@ -43,6 +43,10 @@ class Comparison:
         margin: ``> 0`` makes it a non-inferiority comparison: "``a`` is not worse than ``b`` by
             more than ``margin``" (``smallest_effect`` is then not used).
         label: a short name for tables (default: built from the fields).
+        floor: the trivial answer each model of this comparison must beat by the smallest effect
+            before its numbers count as evidence: a ``method`` of the results (identity transform,
+            zero-filled, empty mask, mean prediction) or a number in metric units (chance level).
+            Every primary comparison names one.
     """
 
     a: str
@@ -54,6 +58,7 @@ class Comparison:
     smallest_effect: float | None = None
     margin: float = 0.0
     label: str | None = None
+    floor: str | float | None = None
 
     def __post_init__(self) -> None:
         for name in ("a", "b"):
@@ -65,6 +70,11 @@ class Comparison:
         _finite("margin", self.margin, minimum=0.0)
         if self.smallest_effect is not None:
             _finite("smallest_effect", self.smallest_effect, minimum=0.0)
+        if isinstance(self.floor, str):
+            if not self.floor.strip():
+                raise ValueError("Comparison.floor must name a method or be a number, got ''")
+        elif self.floor is not None:
+            object.__setattr__(self, "floor", _finite("floor", self.floor))
 
     @property
     def noninferiority(self) -> bool:
@@ -101,8 +111,19 @@ class Comparison:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> Comparison:
-        return cls(**dict(d))
+    def from_dict(cls, d: Mapping[str, Any], where: str = "comparison") -> Comparison:
+        return cls(**_known(cls, d, where))
+
+
+def _known(cls: type, d: Mapping[str, Any], where: str, legacy: frozenset[str] = frozenset()):
+    """``d`` without ``legacy`` keys; an unknown key is an error that names it."""
+    if not isinstance(d, Mapping):
+        raise TypeError(f"{where}: expected a mapping, got {type(d).__name__}")
+    fields = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(d) - fields - legacy)
+    if unknown:
+        raise ValueError(f"{where}: unknown key(s) {unknown}; known: {sorted(fields)}")
+    return {k: v for k, v in d.items() if k in fields}
 
 
 def _comparisons(name: str, items: Sequence[Comparison]) -> tuple[Comparison, ...]:
@@ -128,12 +149,17 @@ class Claim:
         unit: what one value of the results' ``unit`` column stands for ("subject", "volume").
         primary: comparisons that must all hold for the claim to be reproduced.
         secondary: comparisons that make the difference between reproduced and partial.
-        min_units: fewer independent units in a primary comparison gives ``inconclusive``.
+        min_units: a declared floor on the independent units of every comparison, on top of the
+            arithmetic one (:func:`mricompendium.claims.stats.min_units`): fewer makes a primary
+            ``inconclusive`` and any comparison ``undecided``.
         convergence_tol: a primary model whose validation metric still moves by more than this
             fraction over the last quarter of its training is under-trained.
         alpha: family-wise error rate (Holm) within the primaries and within the secondaries.
-        n_boot: cluster-bootstrap resamples.
-        seed: seed of the bootstrap.
+        paper_claim: the paper's own claim in our words (default: ``text``, the claim as tested).
+        proxy: true when the comparison tested is not the paper's own (another metric, task,
+            data or direction).
+        deviations: what differs from the paper, one item each (metric, task, data, direction,
+            scale); a proxy claim lists at least one.
     """
 
     nb_id: str
@@ -145,11 +171,12 @@ class Claim:
     unit: str
     primary: tuple[Comparison, ...]
     secondary: tuple[Comparison, ...] = ()
-    min_units: int = 6
+    min_units: int = 2
     convergence_tol: float = 0.01
     alpha: float = 0.05
-    n_boot: int = 2000
-    seed: int = 0
+    paper_claim: str | None = None
+    proxy: bool = False
+    deviations: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         for name in ("nb_id", "paper", "text", "metric", "unit"):
@@ -166,10 +193,20 @@ class Claim:
             raise ValueError(f"alpha must be in (0, 1), got {self.alpha}")
         if int(self.min_units) < 2:
             raise ValueError(f"min_units must be >= 2, got {self.min_units}")
-        if int(self.n_boot) < 200:
-            raise ValueError(f"n_boot must be >= 200, got {self.n_boot}")
         if not isinstance(self.higher_is_better, bool):
             raise TypeError("higher_is_better must be True or False")
+        if not isinstance(self.proxy, bool):
+            raise TypeError(f"Claim.proxy must be True or False, got {self.proxy!r}")
+        if isinstance(self.deviations, str):
+            raise TypeError("Claim.deviations must be a list of strings, not one string")
+        devs = tuple(self.deviations)
+        if not all(isinstance(x, str) and x.strip() for x in devs):
+            raise ValueError("Claim.deviations must hold non-empty strings")
+        object.__setattr__(self, "deviations", devs)
+        if self.proxy and not devs:
+            raise ValueError("a proxy claim must list its deviations from the paper")
+        if self.paper_claim is not None and not str(self.paper_claim).strip():
+            raise ValueError("Claim.paper_claim must be None or a non-empty string")
 
     @property
     def comparisons(self) -> list[tuple[str, Comparison]]:
@@ -186,17 +223,32 @@ class Claim:
     def primary_methods(self) -> set[str]:
         return {m for c in self.primary for m in (c.a, c.b)}
 
+    @property
+    def paper_text(self) -> str:
+        """The paper's claim in our words (the tested claim when none was declared apart)."""
+        return self.paper_claim or self.text
+
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["primary"] = [c.to_dict() for c in self.primary]
         d["secondary"] = [c.to_dict() for c in self.secondary]
+        d["deviations"] = list(self.deviations)
         return d
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Claim:
-        d = dict(d)
-        d["primary"] = tuple(Comparison.from_dict(c) for c in d.get("primary", ()))
-        d["secondary"] = tuple(Comparison.from_dict(c) for c in d.get("secondary", ()))
+        """From :meth:`to_dict`'s output; unknown keys are named (records written before the
+        engine dropped its bootstrap carry ``n_boot`` and ``seed``, which are ignored)."""
+        d = _known(cls, d, "declaration", legacy=frozenset({"n_boot", "seed"}))
+        for role in ("primary", "secondary"):
+            items = d.get(role, ())
+            if not isinstance(items, list | tuple):
+                raise TypeError(f"declaration: {role} must be a list of comparisons")
+            d[role] = tuple(
+                Comparison.from_dict(c, f"declaration: {role} comparison {i + 1}")
+                for i, c in enumerate(items)
+            )
+        d["deviations"] = tuple(d.get("deviations", ()))
         return cls(**d)
 
 
@@ -237,6 +289,9 @@ class Curve:
     higher_is_better: bool = True
 
     def __post_init__(self) -> None:
+        for name in ("loss", "val"):  # a record stores NaN as null: keep it visible as NaN
+            values = [float("nan") if v is None else float(v) for v in getattr(self, name)]
+            object.__setattr__(self, name, values)
         if len(self.steps) != len(self.loss):
             raise ValueError(f"{self.method}: {len(self.steps)} steps for {len(self.loss)} losses")
         if len(self.val_steps) != len(self.val):
@@ -265,6 +320,22 @@ class Curve:
     def total_steps(self) -> int:
         return max([0, *self.steps, *self.val_steps])
 
+    def first_nonfinite(self) -> tuple[str, int] | None:
+        """``("loss" | "val", step)`` of the first NaN or inf in either curve, or ``None``."""
+        found = [
+            (step, kind)
+            for kind, steps, values in (
+                ("loss", self.steps, self.loss),
+                ("val", self.val_steps, self.val),
+            )  # fmt: skip
+            for step, v in zip(steps, values, strict=True)
+            if not math.isfinite(v)
+        ]
+        if not found:
+            return None
+        step, kind = min(found)
+        return kind, int(step)
+
     def last_quarter_change(self) -> float | None:
         """Relative improvement of the validation metric over the last quarter of training.
 
@@ -274,6 +345,8 @@ class Curve:
         """
         total = self.total_steps
         pts = [(s, v) for s, v in zip(self.val_steps, self.val, strict=True) if s >= 0.75 * total]
+        if any(not math.isfinite(v) for _, v in pts):
+            return None
         if len(pts) < 2:
             return None
         s, v = np.asarray(pts, dtype=np.float64).T
@@ -293,5 +366,11 @@ class Curve:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Curve:
+        if not isinstance(d, Mapping):
+            raise TypeError(f"a training curve must be a mapping, got {type(d).__name__}")
         fields = {f.name for f in dataclasses.fields(cls)}
+        missing = sorted(f for f in ("method", "seed", "steps", "loss", "val_steps", "val",
+                                     "val_metric") if f not in d)  # fmt: skip
+        if missing:
+            raise ValueError(f"training curve {d.get('method', '?')!r} lacks {missing}")
         return cls(**{k: v for k, v in d.items() if k in fields})

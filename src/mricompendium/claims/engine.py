@@ -6,13 +6,15 @@ Per comparison (``holds`` / ``fails`` / ``undecided``):
   smallest effect that matters (non-inferiority: the corrected test of ``effect > -margin`` passes);
 * ``fails``: the CI rules that effect out (its upper end is below the smallest effect;
   non-inferiority: below ``-margin``);
-* ``undecided``: neither.
+* ``undecided``: neither, or the comparison rests on fewer units than it needs to hold
+  (:func:`mricompendium.claims.stats.min_units` for Holm over its role, or the claim's
+  ``min_units`` if larger).
 
-Holm's correction runs within the primaries and within the secondaries. The verdict is
-``inconclusive`` when any reason applies (too few units, under-trained, seed-dependent,
-budget-dependent, an undecided primary), else ``not_reproduced`` when a primary fails,
-``reproduced`` when every comparison holds and ``partial`` when the primaries hold and some
-secondary does not. Per-seed, per-group and per-budget outcomes use the unadjusted test.
+Effect, interval and test: :mod:`mricompendium.claims.stats` (units and training seeds both
+random). Holm's correction runs within the primaries and within the secondaries. Per-seed,
+per-group and per-budget outcomes use the unadjusted test. Each model of a primary comparison is
+also compared with the comparison's ``floor`` seed by seed, and cases flagged in a ``degenerate``
+results column are counted per model. The verdict rules are in :mod:`mricompendium.claims.verdict`.
 """
 
 from __future__ import annotations
@@ -23,13 +25,14 @@ from typing import Any
 import pandas as pd
 
 from mricompendium.claims.declare import Claim, Comparison
-from mricompendium.claims.pairing import budget_fractions, pair
-from mricompendium.claims.stats import Stat, cluster_stat, holm
+from mricompendium.claims.pairing import Paired, budget_fractions, pair
+from mricompendium.claims.stats import Stat, cluster_stat, holm, min_units
 
-__all__ = ["OUTCOMES", "VERDICTS", "ComparisonResult", "Outcome", "decide"]
+__all__ = ["DEGENERATE", "OUTCOMES", "VERDICTS", "ComparisonResult", "Outcome", "decide"]
 
 VERDICTS = ("reproduced", "partial", "not_reproduced", "inconclusive")
 OUTCOMES = ("holds", "fails", "undecided")
+DEGENERATE = "degenerate"  # optional results column: 1 where a case's output was degenerate
 
 
 def decide(stat: Stat, comp: Comparison, p: float, alpha: float) -> str:
@@ -55,6 +58,9 @@ class ComparisonResult:
     per_seed: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     per_group: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     budget: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    units_needed: int = 2
+    caveats: list[str] = dataclasses.field(default_factory=list)
+    floor: list[dict[str, Any]] = dataclasses.field(default_factory=list)
 
     def summary(self) -> str:
         """One line, e.g. ``"A > B @ s: ssim +0.012 [0.008, 0.016], P(A>B) 0.71, ...: holds"``."""
@@ -86,9 +92,15 @@ class ComparisonResult:
             "p_a_gt_b": s.p_a_gt_b,
             "p": s.p_value,
             "p_holm": self.p_holm,
+            "se": s.se,
+            "df": s.df,
+            "sd_unit": s.sd_unit,
+            "sd_seed": s.sd_seed,
             "units": s.n_units,
+            "units_needed": self.units_needed,
             "cases": s.n_cases,
             "seeds": s.n_seeds,
+            "floor": c.floor,
             "outcome": self.outcome,
         }
 
@@ -102,6 +114,7 @@ class Outcome:
     reasons: list[str]
     results: list[ComparisonResult]
     notes: list[str]
+    degenerate: list[dict[str, Any]] = dataclasses.field(default_factory=list)
 
     @property
     def primaries(self) -> list[ComparisonResult]:
@@ -130,24 +143,27 @@ class Outcome:
             "evidence": self.evidence(),
             "notes": list(self.notes),
             "comparisons": [
-                {**r.row(), "per_seed": r.per_seed, "per_group": r.per_group, "budget": r.budget}
+                {
+                    **r.row(),
+                    "per_seed": r.per_seed,
+                    "per_group": r.per_group,
+                    "budget": r.budget,
+                    "caveats": r.caveats,
+                    "floor_check": r.floor,
+                }
                 for r in self.results
-            ],
+            ],  # fmt: skip
+            "degenerate": list(self.degenerate),
         }
 
 
+def _stat(p: Paired, comp: Comparison, claim: Claim) -> Stat:
+    return cluster_stat(p.diff, p.units, mean_a=p.mean_a, mean_b=p.mean_b, margin=comp.margin,
+                        alpha=claim.alpha)  # fmt: skip
+
+
 def _estimate(df: pd.DataFrame, comp: Comparison, claim: Claim, **where: Any) -> Stat:
-    p = pair(df, comp, **where)
-    return cluster_stat(
-        p.diff,
-        p.units,
-        mean_a=p.mean_a,
-        mean_b=p.mean_b,
-        margin=comp.margin,
-        n_boot=claim.n_boot,
-        seed=claim.seed,
-        alpha=claim.alpha,
-    )
+    return _stat(pair(df, comp, **where), comp, claim)
 
 
 def _view(stat: Stat, comp: Comparison, claim: Claim, **label: Any) -> dict[str, Any]:
@@ -162,19 +178,13 @@ def _view(stat: Stat, comp: Comparison, claim: Claim, **label: Any) -> dict[str,
     }
 
 
-def _per_seed(df: pd.DataFrame, comp: Comparison, claim: Claim) -> list[dict[str, Any]]:
-    p = pair(df, comp)
+def _per_seed(p: Paired, comp: Comparison, claim: Claim) -> list[dict[str, Any]]:
     if len(p.seeds) < 2:
         return []
-    out = []
-    for i, s in enumerate(p.seeds):
-        q = p.seed_slice(i)
-        stat = cluster_stat(
-            q.diff, q.units, mean_a=q.mean_a, mean_b=q.mean_b, margin=comp.margin,
-            n_boot=claim.n_boot, seed=claim.seed, alpha=claim.alpha,
-        )  # fmt: skip
-        out.append(_view(stat, comp, claim, seed=s))
-    return out
+    return [
+        _view(_stat(p.seed_slice(i), comp, claim), comp, claim, seed=s)
+        for i, s in enumerate(p.seeds)
+    ]
 
 
 def _per_group(df: pd.DataFrame, comp: Comparison, claim: Claim) -> list[dict[str, Any]]:
@@ -209,23 +219,112 @@ def _steps(df: pd.DataFrame, comp: Comparison, fraction: float) -> int:
     return int(round(fraction * rows["budget"].max()))
 
 
+def _floor(df: pd.DataFrame, comp: Comparison, claim: Claim) -> list[dict[str, Any]]:
+    """Each model of ``comp`` against its floor, seed by seed (mean over units, metric units)."""
+    if comp.floor is None:
+        return []
+    if isinstance(comp.floor, str) and comp.floor not in set(df["method"]):
+        raise ValueError(f"{comp.name}: its floor {comp.floor!r} is not a method of the results")
+    out = []
+    for m in dict.fromkeys((comp.a, comp.b)):
+        if m == comp.floor:
+            continue
+        if isinstance(comp.floor, str):
+            p = pair(df, dataclasses.replace(comp, a=m, b=comp.floor, margin=0.0, label=None))
+        else:
+            p = _against_constant(df, comp, m, float(comp.floor))
+        for i, seed in enumerate(p.seeds):
+            effect = cluster_stat(p.diff[:, [i]], p.units, mean_a=0.0, mean_b=0.0).effect
+            out.append({"method": m, "seed": seed, "effect": effect,
+                        "learned": bool(effect >= comp.smallest_effect)})  # fmt: skip
+    return out
+
+
+def _against_constant(df: pd.DataFrame, comp: Comparison, method: str, value: float) -> Paired:
+    """``method``'s values minus a constant floor, as paired differences (cases x seeds)."""
+    ghost = df[df["method"] == method].copy()
+    if comp.setting is not None:
+        ghost = ghost[ghost["setting"] == comp.setting]
+    ghost["method"], ghost["seed"], ghost["budget"] = "\0floor", -1, 0
+    ghost[comp.metric] = value
+    ghost = ghost.drop_duplicates(["setting", "case"])
+    full = pd.concat([df, ghost], ignore_index=True)
+    return pair(full, dataclasses.replace(comp, a=method, b="\0floor", margin=0.0, label=None))
+
+
+def _caveats(p: Paired) -> list[str]:
+    return [
+        f"{m} was trained with one seed: the interval ignores its seed-to-seed variation"
+        for m in p.single_seed
+    ]
+
+
+def _needed(claim: Claim, k: int) -> int:
+    return max(int(claim.min_units), min_units(k, claim.alpha))
+
+
 def _compare(df: pd.DataFrame, claim: Claim) -> list[ComparisonResult]:
     out = []
     for role in ("primary", "secondary"):
         comps = [c for r, c in claim.comparisons if r == role]
-        stats = [_estimate(df, c, claim) for c in comps]
+        if not comps:
+            continue
+        paired = [pair(df, c) for c in comps]
+        stats = [_stat(p, c, claim) for p, c in zip(paired, comps, strict=True)]
         adjusted = holm([s.p_value for s in stats])
-        for c, s, p in zip(comps, stats, adjusted, strict=True):
+        needed = _needed(claim, len(comps))
+        for c, p, s, padj in zip(comps, paired, stats, adjusted, strict=True):
+            outcome = decide(s, c, padj, claim.alpha)
+            caveats = _caveats(p)
+            if s.n_units < needed:
+                outcome = "undecided"
+                caveats.insert(0, _cannot_hold(claim, s.n_units, len(comps), role))
             out.append(
                 ComparisonResult(
                     role=role,
                     comparison=c,
                     stat=s,
-                    p_holm=p,
-                    outcome=decide(s, c, p, claim.alpha),
-                    per_seed=_per_seed(df, c, claim),
+                    p_holm=padj,
+                    outcome=outcome,
+                    per_seed=_per_seed(p, c, claim),
                     per_group=_per_group(df, c, claim),
                     budget=_budgets(df, c, claim),
+                    units_needed=needed,
+                    caveats=caveats,
+                    floor=_floor(df, c, claim) if role == "primary" else [],
                 )  # fmt: skip
             )
     return out
+
+
+def _cannot_hold(claim: Claim, n: int, k: int, role: str) -> str:
+    """Why a comparison with ``n`` units cannot hold, in words."""
+    arithmetic = min_units(k, claim.alpha)
+    what = "one comparison" if k == 1 else f"{k} {role} comparisons"
+    text = (
+        f"cannot hold: rests on {n} {claim.unit}{'s' if n != 1 else ''}; a distribution-free "
+        f"test over n units cannot go below p = 1/2^n, so Holm over {what} at alpha "
+        f"{claim.alpha:g} needs at least {arithmetic}"
+    )
+    if claim.min_units > arithmetic:
+        text += f" (the claim declares at least {claim.min_units})"
+    return text
+
+
+def degenerate_counts(df: pd.DataFrame, claim: Claim) -> list[dict[str, Any]]:
+    """Per (setting, method, seed) of the claim at full budget: cases flagged degenerate."""
+    if DEGENERATE not in df.columns:
+        return []
+    settings = {c.setting for _, c in claim.comparisons}
+    rows = df[df["method"].isin(claim.methods)]
+    if None not in settings:
+        rows = rows[rows["setting"].isin(settings)]
+    full = rows.groupby(["setting", "method"])["budget"].transform("max")
+    rows = rows[rows["budget"] == full]
+    flagged = rows.assign(flag=rows[DEGENERATE].to_numpy() > 0)
+    table = flagged.groupby(["setting", "method", "seed"], sort=False)["flag"].agg(["sum", "size"])
+    return [
+        {"setting": s, "method": m, "seed": int(seed), "degenerate": int(n), "cases": int(size),
+         "primary": m in claim.primary_methods}
+        for (s, m, seed), (n, size) in table.iterrows()
+    ]  # fmt: skip

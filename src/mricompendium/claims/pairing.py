@@ -13,13 +13,24 @@ _TOL = 1e-9
 
 
 class Paired:
-    """Signed differences ``diff`` ``(cases, seeds)``, the cases' units and both methods' means."""
+    """Signed differences ``diff`` ``(cases, seeds)``, the cases' units and both methods' means.
+
+    ``single_seed`` names the trained methods evaluated with one training seed: the comparison's
+    interval cannot include their seed-to-seed variation.
+    """
 
     def __init__(
-        self, diff: np.ndarray, units: np.ndarray, seeds: list[int], mean_a: float, mean_b: float
+        self,
+        diff: np.ndarray,
+        units: np.ndarray,
+        seeds: list[int],
+        mean_a: float,
+        mean_b: float,
+        single_seed: list[str] | None = None,
     ):
         self.diff, self.units, self.seeds = diff, units, seeds
         self.mean_a, self.mean_b = mean_a, mean_b
+        self.single_seed = list(single_seed or [])  # trained methods with one training seed
 
     def seed_slice(self, i: int) -> Paired:
         return Paired(self.diff[:, [i]], self.units, [self.seeds[i]], self.mean_a, self.mean_b)
@@ -86,13 +97,14 @@ def pair(
     if metric not in df.columns:
         raise ValueError(f"{comp.name}: metric {metric!r} is not a column of the results")
     ra, rb = (_rows(df, comp, m, group, fraction) for m in (comp.a, comp.b))
-    pa, pb = (r.pivot_table(index="case", columns="seed", values=metric) for r in (ra, rb))
+    pa, pb = (_table(r, metric, comp.name, m) for r, m in ((ra, comp.a), (rb, comp.b)))
     if set(pa.index) != set(pb.index):
         only = sorted(set(pa.index) ^ set(pb.index))[:5]
         raise ValueError(f"{comp.name}: the methods were evaluated on different cases, e.g. {only}")
     pb = pb.loc[pa.index]
     if pa.isna().any().any() or pb.isna().any().any():
         raise ValueError(f"{comp.name}: some case lacks a seed's value (unbalanced seeds)")
+    units = _units(ra, rb, pa.index, comp.name)
     sa, sb = list(pa.columns), list(pb.columns)
     if len(sb) == 1:
         seeds, va, vb = sa, pa.to_numpy(), np.repeat(pb.to_numpy(), len(sa), axis=1)
@@ -104,5 +116,30 @@ def pair(
             raise ValueError(f"{comp.name}: the methods share no training seed ({sa} vs {sb})")
         va, vb = pa[seeds].to_numpy(), pb[seeds].to_numpy()
     sign = 1.0 if comp.higher_is_better else -1.0
-    units = ra.drop_duplicates("case").set_index("case").loc[pa.index, "unit"].to_numpy()
-    return Paired(sign * (va - vb), units, [int(s) for s in seeds], va.mean(), vb.mean())
+    single = [m for m, s in ((comp.a, sa), (comp.b, sb)) if len(s) == 1 and s[0] >= 0]
+    return Paired(sign * (va - vb), units, [int(s) for s in seeds], va.mean(), vb.mean(), single)
+
+
+def _table(rows: pd.DataFrame, metric: str, name: str, method: str) -> pd.DataFrame:
+    """Cases x seeds of ``metric`` for one method's rows."""
+    try:
+        return rows.pivot(index="case", columns="seed", values=metric)
+    except ValueError:
+        dup = rows[rows.duplicated(["case", "seed"], keep=False)].iloc[0]
+        raise ValueError(
+            f"{name}: method {method!r} has several rows for case {dup['case']!r}, seed "
+            f"{dup['seed']} (a case in two groups or units?)"
+        ) from None
+
+
+def _units(ra: pd.DataFrame, rb: pd.DataFrame, cases: pd.Index, name: str) -> np.ndarray:
+    """The unit of each case, which both methods must agree on."""
+    ua, ub = (r.drop_duplicates("case").set_index("case").loc[cases, "unit"] for r in (ra, rb))
+    bad = ua.to_numpy() != ub.to_numpy()
+    if bad.any():
+        case = cases[int(np.argmax(bad))]
+        raise ValueError(
+            f"{name}: the methods put case {case!r} in different units "
+            f"({ua[case]!r} vs {ub[case]!r}); {int(bad.sum())} cases disagree"
+        )
+    return ua.to_numpy()

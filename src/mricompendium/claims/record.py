@@ -16,15 +16,13 @@ import platform
 import subprocess
 import sys
 from collections.abc import Iterable, Mapping
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 
-from mricompendium import paths, references
+from mricompendium import catalogue, paths, references
 from mricompendium.claims.declare import Claim, Curve
 from mricompendium.claims.engine import Outcome
 from mricompendium.claims.results import results_frame, write_results
@@ -111,11 +109,7 @@ def environment_info(*, seed: int, device: str) -> dict[str, Any]:
 
 
 def _family(nb_id: str) -> str:
-    text = resources.files("mricompendium").joinpath("catalogue.yaml").read_text()
-    for entry in yaml.safe_load(text):
-        if entry.get("id") == nb_id:
-            return str(entry["family"]).split(" ")[0]
-    raise ValueError(f"{nb_id}: not in the catalogue (catalogue.yaml)")
+    return str(catalogue.entry(nb_id)["family"]).split(" ")[0]
 
 
 def _ours(claim: Claim, df: pd.DataFrame) -> dict[str, Any]:
@@ -182,29 +176,50 @@ def write_record(
     return record
 
 
+_RECORD_TYPES = {"declaration": dict, "training": dict, "scale": dict, "data": dict,
+                 "protocol": dict, "id": str}  # fmt: skip
+
+
 def read_record(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read a record JSON (errors name the file)."""
+    """Read a record JSON and check its structure (errors name the file and the field)."""
     p = Path(path)
     if not p.is_file():
         raise FileNotFoundError(f"{p}: record not found")
     try:
         record = json.loads(p.read_text())
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ValueError(f"{p}: not valid JSON ({exc})") from exc
+    if not isinstance(record, dict):
+        raise ValueError(f"{p}: a record must be a JSON object, got {type(record).__name__}")
     if "declaration" not in record:
         raise ValueError(f"{p}: no claim declaration (not written by claims.write_record)")
+    for key, kind in _RECORD_TYPES.items():
+        if key in record and not isinstance(record[key], kind):
+            raise ValueError(
+                f"{p}: '{key}' must be a JSON {'object' if kind is dict else 'string'}, "
+                f"got {type(record[key]).__name__}"
+            )
+    for name, curve in record.get("training", {}).items():
+        if not isinstance(curve, dict):
+            raise ValueError(f"{p}: training curve {name!r} must be a JSON object")
+    try:
+        Claim.from_dict(record["declaration"])
+        as_curves(record.get("training", {}))
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{p}: {exc}") from None
     return record
 
 
 def metrics_from_record(record: Mapping[str, Any], results: pd.DataFrame) -> tuple[dict, Outcome]:
     """The metrics JSON (record + verdict, reasons, evidence, comparisons) and the outcome."""
     claim = Claim.from_dict(record["declaration"])
-    outcome = evaluate(claim, results, record.get("training", {}).values())
+    training = record.get("training", {})
+    outcome = evaluate(claim, results, training.values())
     metrics = {k: v for k, v in record.items() if k != "training"}
     metrics["training"] = {
         k: {"val_metric": v.get("val_metric"), "last_quarter_change": v.get("last_quarter_change"),
             "steps": max([0, *v.get("steps", []), *v.get("val_steps", [])])}
-        for k, v in record.get("training", {}).items()
+        for k, v in training.items()
     }  # fmt: skip
     metrics.update(outcome.to_dict())
     return round_floats(metrics), outcome

@@ -32,11 +32,38 @@ def format_outcome(outcome: Outcome, *, smoke: bool = False) -> str:
             f"{r['role']:9s} {r['comparison']:{width}s} {r['metric']:10s} {_ci(r):27s} "
             f"{r['p_a_gt_b']:6.2f} {r['p_holm']:8.2g} {r['units']:5d}  {r['outcome']}"
         )
+    for r in outcome.results:
+        lines += [f"  {r.comparison.name}: {x}" for x in r.caveats]
+    lines += _floor_lines(outcome)
+    claim = outcome.claim
     label = "verdict (smoke run, not a result)" if smoke else "verdict"
-    lines += ["", f"{label}: {outcome.verdict}"]
+    on = " (on a proxy claim)" if claim.proxy else ""
+    lines += ["", f"{label}{on}: {outcome.verdict}"]
     lines += [f"  reason: {x}" for x in outcome.reasons]
     lines += [f"  note: {x}" for x in outcome.notes]
+    if claim.proxy or claim.deviations:
+        lines += ["", "the paper's claim: " + claim.paper_text]
+        lines += [f"  differs: {x}" for x in claim.deviations]
     return "\n".join(lines)
+
+
+def _floor_lines(outcome: Outcome) -> list[str]:
+    """Each primary model against its floor, one line per comparison."""
+    lines = []
+    for r in outcome.primaries:
+        c = r.comparison
+        if c.floor is None:
+            lines.append(f"floor: {c.name}: none declared")
+            continue
+        parts = []
+        for f in r.floor:
+            seed = "" if f["seed"] < 0 else f" s{f['seed']}"
+            flag = "" if f["learned"] else " DID NOT LEARN"
+            parts.append(f"{f['method']}{seed} {f['effect']:+.3g}{flag}")
+        floor = c.floor if isinstance(c.floor, str) else f"{c.floor:g}"
+        head = f"floor {floor} ({c.name}, must beat by {c.smallest_effect:g}): "
+        lines.append(head + ", ".join(parts))
+    return lines
 
 
 def show(outcome: Outcome, *, smoke: bool = False) -> None:

@@ -1,4 +1,18 @@
-"""From comparison outcomes and training curves to the verdict and its reasons in words."""
+"""From comparison outcomes and training curves to the verdict and its reasons in words.
+
+The verdict is ``inconclusive`` when any reason applies, else ``not_reproduced`` when a primary
+fails, ``reproduced`` when every comparison holds and ``partial`` when the primaries hold and some
+secondary does not. Reasons, each about the primaries:
+
+* too few independent units to hold (arithmetic, :func:`mricompendium.claims.stats.min_units`);
+* did not learn: a model (a seed of it) does not beat the comparison's floor by the smallest effect;
+* diverged or non-finite validation: a NaN or inf anywhere in a loss or validation curve;
+* under-trained: the validation metric still moves by more than the tolerance over the last
+  quarter of training (or convergence could not be judged);
+* seed-dependent: per-seed outcomes disagree (one seed holds, another fails);
+* budget-dependent: half and full budget disagree (holds at one, fails at the other);
+* undecided: a primary neither holds nor is ruled out.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +22,7 @@ from typing import Any
 import pandas as pd
 
 from mricompendium.claims.declare import Claim, Curve
-from mricompendium.claims.engine import ComparisonResult, Outcome, _compare
+from mricompendium.claims.engine import ComparisonResult, Outcome, _compare, degenerate_counts
 from mricompendium.claims.results import results_frame
 
 __all__ = ["as_curves", "evaluate"]
@@ -39,16 +53,25 @@ def _fmt(x: float) -> str:
 
 def _too_few_units(claim: Claim, results: list[ComparisonResult]) -> list[str]:
     return [
-        f"too few independent units: {r.comparison.name} rests on {r.stat.n_units} "
-        f"{claim.unit}{'s' if r.stat.n_units != 1 else ''} (fewer than {claim.min_units})"
+        f"too few independent units: {r.comparison.name} {r.caveats[0][len('cannot hold: ') :]}"
         for r in results
-        if r.role == "primary" and r.stat.n_units < claim.min_units
+        if r.role == "primary" and r.stat.n_units < r.units_needed
     ]
 
 
 def _trained(df: pd.DataFrame, methods: set[str]) -> list[str]:
     rows = df[df["method"].isin(methods) & (df["seed"] >= 0) & (df["budget"] > 0)]
     return sorted(rows["method"].unique())
+
+
+def _nonfinite(c: Curve) -> str | None:
+    found = c.first_nonfinite()
+    if found is None:
+        return None
+    kind, step = found
+    if kind == "loss":
+        return f"diverged: {c.method} training loss is not finite from step {step} (seed {c.seed})"
+    return f"non-finite validation {c.val_metric} at step {step}: {c.method} (seed {c.seed})"
 
 
 def _convergence(
@@ -62,6 +85,10 @@ def _convergence(
     for m in _trained(df, claim.methods):
         out = reasons if m in claim.primary_methods else notes
         mine = by_method.get(m, [])
+        broken = [x for x in (_nonfinite(c) for c in mine) if x]
+        if broken:
+            out.extend(broken)
+            continue
         if not mine or not any(c.val for c in mine):
             out.append(f"convergence not judged: no validation curve for {m}")
             continue
@@ -82,16 +109,32 @@ def _convergence(
     return reasons, notes
 
 
-def _seed_dependent(results: list[ComparisonResult]) -> list[str]:
+def _floors(results: list[ComparisonResult]) -> list[str]:
     out = []
     for r in results:
-        if r.role != "primary" or len(r.per_seed) < 3:
+        c = r.comparison
+        for f in r.floor:
+            if f["learned"]:
+                continue
+            seed = f"seed {f['seed']}" if f["seed"] >= 0 else "untrained"
+            where = f" @ {c.setting}" if c.setting is not None else ""
+            floor = f"{c.floor!r}" if isinstance(c.floor, str) else f"{c.floor:g}"
+            out.append(
+                f"did not learn: {f['method']} ({seed}) beats its floor {floor} by "
+                f"{_fmt(f['effect'])} {c.metric}{where}, less than the smallest effect "
+                f"{c.smallest_effect:g}"
+            )
+    return list(dict.fromkeys(out))
+
+
+def _seed_dependent(results: list[ComparisonResult]) -> list[str]:
+    """Per-seed outcomes that disagree (one seed holds, another fails); a sign alone is not."""
+    out = []
+    for r in results:
+        if r.role != "primary" or len(r.per_seed) < 2:
             continue
-        outs = [s["outcome"] for s in r.per_seed]
-        m = r.comparison.margin
-        signs = {_side(s["effect"], m) for s in r.per_seed} - {0}
-        flip = {"holds", "fails"} <= set(outs) or (len(signs) > 1 and r.outcome != "undecided")
-        if flip:
+        outs = {s["outcome"] for s in r.per_seed}
+        if {"holds", "fails"} <= outs:
             detail = ", ".join(f"seed {s['seed']} {_fmt(s['effect'])} {s['outcome']}"
                                for s in r.per_seed)  # fmt: skip
             out.append(f"seed-dependent: {r.comparison.name} ({detail})")
@@ -99,27 +142,20 @@ def _seed_dependent(results: list[ComparisonResult]) -> list[str]:
 
 
 def _budget_dependent(results: list[ComparisonResult]) -> list[str]:
+    """Half and full budget with opposite decisive outcomes; a sign change alone is not."""
     out = []
     for r in results:
         lower = [b for b in r.budget if b["fraction"] < 1]
         if r.role != "primary" or not lower:
             continue
         half = min(lower, key=lambda b: abs(b["fraction"] - 0.5))
-        decisive = {half["outcome"], r.outcome} <= {"holds", "fails"}
-        flipped = decisive and half["outcome"] != r.outcome
-        m = r.comparison.margin
-        sign_flip = decisive and _side(half["effect"], m) != _side(r.stat.effect, m)
-        if flipped:
+        full = next((b for b in r.budget if b["fraction"] == 1), None)
+        full_outcome = full["outcome"] if full else r.outcome
+        if {half["outcome"], full_outcome} == {"holds", "fails"}:
             out.append(
                 f"budget-dependent: {r.comparison.name} {half['outcome']} at {half['budget']} "
-                f"steps ({_fmt(half['effect'])}) but {r.outcome} at the full budget "
+                f"steps ({_fmt(half['effect'])}) but {full_outcome} at the full budget "
                 f"({_fmt(r.stat.effect)})"
-            )
-        elif sign_flip:  # same outcome, but the effect changes side: it is still moving
-            out.append(
-                f"budget-dependent: {r.comparison.name} changes sign between {half['budget']} "
-                f"steps ({_fmt(half['effect'])}) and the full budget ({_fmt(r.stat.effect)}), "
-                f"{r.outcome} at both"
             )
     return out
 
@@ -148,15 +184,29 @@ def _verdict(results: list[ComparisonResult], reasons: list[str]) -> tuple[str, 
         return "not_reproduced", []
     undecided = [r for r in primaries if r.outcome == "undecided"]
     if undecided:
-        return "inconclusive", [
-            f"undecided: {r.comparison.name} ({_fmt(r.stat.effect)} "
-            f"[{r.stat.ci_low:.3g}, {r.stat.ci_high:.3g}], Holm p {r.p_holm:.2g}) neither clears "
-            f"the smallest effect {r.comparison.smallest_effect:g} nor is ruled out"
-            for r in undecided
-        ]
+        return "inconclusive", [_undecided(r) for r in undecided]
     if all(r.outcome == "holds" for r in results):
         return "reproduced", []
     return "partial", []
+
+
+def _undecided(r: ComparisonResult) -> str:
+    c, s = r.comparison, r.stat
+    head = f"undecided: {c.name} ({_fmt(s.effect)} [{s.ci_low:.3g}, {s.ci_high:.3g}], Holm p "
+    if c.noninferiority:
+        return (f"{head}{r.p_holm:.2g}) is neither shown above -{c.margin:g} (the margin) nor "
+                f"ruled out below it")  # fmt: skip
+    return (f"{head}{r.p_holm:.2g}) neither clears the smallest effect {c.smallest_effect:g} nor "
+            f"is ruled out")  # fmt: skip
+
+
+def _degenerate_notes(counts: list[dict[str, Any]]) -> list[str]:
+    return [
+        f"degenerate outputs: {d['method']} (seed {d['seed']}) @ {d['setting']}: "
+        f"{d['degenerate']} of {d['cases']} cases"
+        for d in counts
+        if d["degenerate"]
+    ]
 
 
 def evaluate(
@@ -179,16 +229,19 @@ def evaluate(
     df = results_frame(results)
     missing = sorted(claim.methods - set(df["method"]))
     if missing:
-        raise ValueError(f"{claim.nb_id}: the claim names methods not in the results: {missing}")
+        raise ValueError(f"the claim names methods not in the results: {missing}")
     curve_list = as_curves(curves)
     compared = _compare(df, claim)
     conv_reasons, conv_notes = _convergence(claim, df, curve_list)
     reasons = (
         _too_few_units(claim, compared)
+        + _floors(compared)
         + conv_reasons
         + _seed_dependent(compared)
         + _budget_dependent(compared)
     )
     verdict, why = _verdict(compared, reasons)
-    notes = _group_notes(compared) + conv_notes
-    return Outcome(claim=claim, verdict=verdict, reasons=why, results=compared, notes=notes)
+    degenerate = degenerate_counts(df, claim)
+    notes = _group_notes(compared) + conv_notes + _degenerate_notes(degenerate)
+    return Outcome(claim=claim, verdict=verdict, reasons=why, results=compared, notes=notes,
+                   degenerate=degenerate)  # fmt: skip
