@@ -31,7 +31,7 @@ from mricompendium.claims.stats import Stat, cluster_stat, holm, min_units
 __all__ = ["DEGENERATE", "OUTCOMES", "VERDICTS", "ComparisonResult", "Outcome", "decide"]
 
 VERDICTS = ("reproduced", "partial", "not_reproduced", "inconclusive")
-OUTCOMES = ("holds", "fails", "undecided")
+OUTCOMES = ("holds", "fails", "undecided", "not measurable")
 DEGENERATE = "degenerate"  # optional results column: 1 where a case's output was degenerate
 
 
@@ -130,10 +130,13 @@ class Outcome:
         sec = [r for r in self.results if r.role == "secondary"]
         if sec:
             tally = {o: sum(r.outcome == o for r in sec) for o in OUTCOMES}
-            parts.append(
+            text = (
                 f"secondaries: {tally['holds']} of {len(sec)} hold, {tally['fails']} fail, "
                 f"{tally['undecided']} undecided"
             )
+            if tally["not measurable"]:
+                text += f", {tally['not measurable']} not measurable on these data"
+            parts.append(text)
         return "; ".join(parts)
 
     def to_dict(self) -> dict[str, Any]:
@@ -263,37 +266,58 @@ def _needed(claim: Claim, k: int) -> int:
     return max(int(claim.min_units), min_units(k, claim.alpha))
 
 
+def _unmeasurable(comp: Comparison) -> ComparisonResult:
+    """A secondary whose metric these results do not have (real data without ground truth)."""
+    nan = float("nan")
+    stat = Stat(0, 0, 0, nan, nan, nan, nan, nan, nan, nan)
+    why = f"not measurable on these data: the results have no {comp.metric!r} column"
+    return ComparisonResult(role="secondary", comparison=comp, stat=stat, p_holm=nan,
+                            outcome="not measurable", caveats=[why])  # fmt: skip
+
+
 def _compare(df: pd.DataFrame, claim: Claim) -> list[ComparisonResult]:
+    """Every comparison of the claim, in declared order (primaries first)."""
     out = []
     for role in ("primary", "secondary"):
-        comps = [c for r, c in claim.comparisons if r == role]
-        if not comps:
-            continue
-        paired = [pair(df, c) for c in comps]
-        stats = [_stat(p, c, claim) for p, c in zip(paired, comps, strict=True)]
-        adjusted = holm([s.p_value for s in stats])
-        needed = _needed(claim, len(comps))
-        for c, p, s, padj in zip(comps, paired, stats, adjusted, strict=True):
-            outcome = decide(s, c, padj, claim.alpha)
-            caveats = _caveats(p)
-            if s.n_units < needed:
-                outcome = "undecided"
-                caveats.insert(0, _cannot_hold(claim, s.n_units, len(comps), role))
-            out.append(
-                ComparisonResult(
-                    role=role,
-                    comparison=c,
-                    stat=s,
-                    p_holm=padj,
-                    outcome=outcome,
-                    per_seed=_per_seed(p, c, claim),
-                    per_group=_per_group(df, c, claim),
-                    budget=_budgets(df, c, claim),
-                    units_needed=needed,
-                    caveats=caveats,
-                    floor=_floor(df, c, claim) if role == "primary" else [],
-                )  # fmt: skip
-            )
+        declared = [c for r, c in claim.comparisons if r == role]
+        comps = [c for c in declared if role == "primary" or c.metric in df.columns]
+        done = dict(zip(map(id, comps), _role(df, claim, role, comps), strict=True))
+        out += [done[id(c)] if id(c) in done else _unmeasurable(c) for c in declared]
+    return out
+
+
+def _role(
+    df: pd.DataFrame, claim: Claim, role: str, comps: list[Comparison]
+) -> list[ComparisonResult]:
+    """The measurable comparisons of one role, Holm-corrected together."""
+    if not comps:
+        return []
+    paired = [pair(df, c) for c in comps]
+    stats = [_stat(p, c, claim) for p, c in zip(paired, comps, strict=True)]
+    adjusted = holm([s.p_value for s in stats])
+    needed = _needed(claim, len(comps))
+    out = []
+    for c, p, s, padj in zip(comps, paired, stats, adjusted, strict=True):
+        outcome = decide(s, c, padj, claim.alpha)
+        caveats = _caveats(p)
+        if s.n_units < needed:
+            outcome = "undecided"
+            caveats.insert(0, _cannot_hold(claim, s.n_units, len(comps), role))
+        out.append(
+            ComparisonResult(
+                role=role,
+                comparison=c,
+                stat=s,
+                p_holm=padj,
+                outcome=outcome,
+                per_seed=_per_seed(p, c, claim),
+                per_group=_per_group(df, c, claim),
+                budget=_budgets(df, c, claim),
+                units_needed=needed,
+                caveats=caveats,
+                floor=_floor(df, c, claim) if role == "primary" else [],
+            )  # fmt: skip
+        )
     return out
 
 
