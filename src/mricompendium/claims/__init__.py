@@ -7,7 +7,7 @@ and writes its record with :func:`write_record`. The ``verdict`` stage recompute
 the stored record (:func:`metrics_from_record`). Rules: :mod:`mricompendium.claims.engine`.
 """
 
-from mricompendium.claims.declare import Claim, Comparison, Curve
+from mricompendium.claims.declare import Check, Claim, Comparison, Curve
 from mricompendium.claims.engine import OUTCOMES, VERDICTS, ComparisonResult, Outcome
 from mricompendium.claims.record import (
     environment_info,
@@ -24,6 +24,7 @@ __all__ = [
     "KEYS",
     "OUTCOMES",
     "VERDICTS",
+    "Check",
     "Claim",
     "Comparison",
     "ComparisonResult",

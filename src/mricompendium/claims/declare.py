@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Claim", "Comparison", "Curve"]
+__all__ = ["Check", "Claim", "Comparison", "Curve"]
 
 
 def _finite(name: str, value: Any, *, minimum: float | None = None) -> float:
@@ -126,6 +126,53 @@ def _known(cls: type, d: Mapping[str, Any], where: str, legacy: frozenset[str] =
     return {k: v for k, v in d.items() if k in fields}
 
 
+@dataclasses.dataclass(frozen=True)
+class Check:
+    """A part of a claim measured exactly, with no sampling error (a parameter count, an operator
+    count): it holds when ``value`` is on the right side of ``limit``.
+
+    Attributes:
+        name: what is measured, with its unit ("scSE parameter overhead (%)").
+        value: the measured value (computed by the notebook's code, never typed in).
+        limit: the paper's bound.
+        higher_is_better: ``True``: holds when ``value >= limit``; ``False``: ``value <= limit``.
+        role: ``"primary"`` (a failing check makes the claim not reproduced) or ``"secondary"``.
+    """
+
+    name: str
+    value: float
+    limit: float
+    higher_is_better: bool = False
+    role: str = "primary"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise ValueError(f"Check.name must be a non-empty string, got {self.name!r}")
+        object.__setattr__(self, "value", _finite(f"{self.name}: value", self.value))
+        object.__setattr__(self, "limit", _finite(f"{self.name}: limit", self.limit))
+        if self.role not in ("primary", "secondary"):
+            raise ValueError(f"Check.role must be 'primary' or 'secondary', got {self.role!r}")
+        if not isinstance(self.higher_is_better, bool):
+            raise TypeError("Check.higher_is_better must be True or False")
+
+    @property
+    def holds(self) -> bool:
+        return self.value >= self.limit if self.higher_is_better else self.value <= self.limit
+
+    def summary(self) -> str:
+        op = ">=" if self.higher_is_better else "<="
+        return f"{self.name}: {self.value:.4g} (needs {op} {self.limit:g}): " + (
+            "holds" if self.holds else "fails"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any], where: str = "check") -> Check:
+        return cls(**_known(cls, d, where))
+
+
 def _comparisons(name: str, items: Sequence[Comparison]) -> tuple[Comparison, ...]:
     if isinstance(items, Comparison):
         items = [items]
@@ -160,6 +207,7 @@ class Claim:
             data or direction).
         deviations: what differs from the paper, one item each (metric, task, data, direction,
             scale); a proxy claim lists at least one.
+        checks: exact parts of the claim (:class:`Check`), judged without statistics.
     """
 
     nb_id: str
@@ -177,6 +225,7 @@ class Claim:
     paper_claim: str | None = None
     proxy: bool = False
     deviations: tuple[str, ...] = ()
+    checks: tuple[Check, ...] = ()
 
     def __post_init__(self) -> None:
         for name in ("nb_id", "paper", "text", "metric", "unit"):
@@ -205,6 +254,10 @@ class Claim:
         object.__setattr__(self, "deviations", devs)
         if self.proxy and not devs:
             raise ValueError("a proxy claim must list its deviations from the paper")
+        checks = (self.checks,) if isinstance(self.checks, Check) else tuple(self.checks)
+        if not all(isinstance(c, Check) for c in checks):
+            raise TypeError("Claim.checks must hold Check objects")
+        object.__setattr__(self, "checks", checks)
         if self.paper_claim is not None and not str(self.paper_claim).strip():
             raise ValueError("Claim.paper_claim must be None or a non-empty string")
 
@@ -233,6 +286,7 @@ class Claim:
         d["primary"] = [c.to_dict() for c in self.primary]
         d["secondary"] = [c.to_dict() for c in self.secondary]
         d["deviations"] = list(self.deviations)
+        d["checks"] = [c.to_dict() for c in self.checks]
         return d
 
     @classmethod
@@ -249,6 +303,10 @@ class Claim:
                 for i, c in enumerate(items)
             )
         d["deviations"] = tuple(d.get("deviations", ()))
+        d["checks"] = tuple(
+            Check.from_dict(c, f"declaration: check {i + 1}")
+            for i, c in enumerate(d.get("checks", ()))
+        )
         return cls(**d)
 
 

@@ -125,8 +125,9 @@ class Outcome:
         return pd.DataFrame([r.row() for r in self.results])
 
     def evidence(self) -> str:
-        """The primaries' summaries and the secondaries' tally, one line."""
+        """The primaries' summaries, the exact checks and the secondaries' tally, one line."""
         parts = [r.summary() for r in self.primaries]
+        parts += [c.summary() for c in self.claim.checks]
         sec = [r for r in self.results if r.role == "secondary"]
         if sec:
             tally = {o: sum(r.outcome == o for r in sec) for o in OUTCOMES}
@@ -157,6 +158,7 @@ class Outcome:
                 for r in self.results
             ],  # fmt: skip
             "degenerate": list(self.degenerate),
+            "checks": [{**c.to_dict(), "holds": c.holds} for c in self.claim.checks],
         }
 
 

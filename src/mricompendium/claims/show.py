@@ -32,6 +32,7 @@ def format_outcome(outcome: Outcome, *, smoke: bool = False) -> str:
             f"{r['role']:9s} {r['comparison']:{width}s} {r['metric']:10s} {_ci(r):27s} "
             f"{r['p_a_gt_b']:6.2f} {r['p_holm']:8.2g} {r['units']:5d}  {r['outcome']}"
         )
+    lines += [f"{c.role:9s} check: {c.summary()}" for c in outcome.claim.checks]
     for r in outcome.results:
         lines += [f"  {r.comparison.name}: {x}" for x in r.caveats]
     lines += _floor_lines(outcome)

@@ -21,7 +21,7 @@ from typing import Any
 
 import pandas as pd
 
-from mricompendium.claims.declare import Claim, Curve
+from mricompendium.claims.declare import Check, Claim, Curve
 from mricompendium.claims.engine import ComparisonResult, Outcome, _compare, degenerate_counts
 from mricompendium.claims.results import results_frame
 
@@ -176,8 +176,13 @@ def _group_notes(results: list[ComparisonResult]) -> list[str]:
     return notes
 
 
-def _verdict(results: list[ComparisonResult], reasons: list[str]) -> tuple[str, list[str]]:
+def _verdict(
+    results: list[ComparisonResult], reasons: list[str], checks: tuple[Check, ...] = ()
+) -> tuple[str, list[str]]:
     primaries = [r for r in results if r.role == "primary"]
+    failed = [c for c in checks if c.role == "primary" and not c.holds]
+    if failed:  # measured exactly: no budget or seed can rescue it
+        return "not_reproduced", [f"fails: {c.summary()}" for c in failed]
     if reasons:
         return "inconclusive", reasons
     if any(r.outcome == "fails" for r in primaries):
@@ -185,7 +190,7 @@ def _verdict(results: list[ComparisonResult], reasons: list[str]) -> tuple[str, 
     undecided = [r for r in primaries if r.outcome == "undecided"]
     if undecided:
         return "inconclusive", [_undecided(r) for r in undecided]
-    if all(r.outcome == "holds" for r in results):
+    if all(r.outcome == "holds" for r in results) and all(c.holds for c in checks):
         return "reproduced", []
     return "partial", []
 
@@ -240,7 +245,7 @@ def evaluate(
         + _seed_dependent(compared)
         + _budget_dependent(compared)
     )
-    verdict, why = _verdict(compared, reasons)
+    verdict, why = _verdict(compared, reasons, claim.checks)
     degenerate = degenerate_counts(df, claim)
     notes = _group_notes(compared) + conv_notes + _degenerate_notes(degenerate)
     return Outcome(claim=claim, verdict=verdict, reasons=why, results=compared, notes=notes,
