@@ -119,7 +119,7 @@ def test_report_lists_every_catalogue_paper_and_reads_like_a_results_section(tmp
     assert "*Data (user from `/data/ixi` (sha256 abababababab...)):* 12 IXI T1 volumes" in text
     assert "(UNVERIFIED; other: a talk)" in text and "(paper: the abstract)" in text
     assert "![reconresnet: x](figures/reconresnet/x.png)" in text
-    assert text.count("| not yet | not yet | - |") == len(catalogue) - 1
+    assert text.count("| not yet | - | not yet | - |") == len(catalogue) - 1
 
 
 def test_report_marks_catalogue_figures_as_not_checked_rather_than_guessing(tmp_path):

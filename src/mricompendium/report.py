@@ -34,6 +34,9 @@ SETTLE = {
     "seed-dependent": "more training seeds and a longer budget",
     "budget-dependent": "a budget at which the effect stops changing",
     "undecided": "more test units: the CI is wider than the smallest effect that matters",
+    "did not learn": "a model that learns: a longer budget, a better-conditioned task or a fix",
+    "diverged": "a stable training run (learning rate, precision, gradient clipping)",
+    "non-finite validation": "a validation metric that is defined on every validation case",
 }
 
 
@@ -98,17 +101,38 @@ def _ours_cell(m: dict[str, Any]) -> str:
     return _cell(f"{(m.get('ours') or {}).get('metric', '')}: " + "; ".join(items))
 
 
+def _verdict_text(m: dict[str, Any]) -> str:
+    """The verdict in words, "on a proxy claim" when the tested comparison is not the paper's."""
+    verdict = VERDICT_MARK.get(m["verdict"], m["verdict"])
+    if (m.get("declaration") or {}).get("proxy"):
+        verdict += ", on a proxy claim"
+    if m.get("smoke"):
+        verdict += " (smoke run)"
+    return verdict
+
+
+def floor_summary(m: dict[str, Any]) -> str:
+    """Whether every primary model beat its floor: "beat floor", "did not learn: ...", or "-"."""
+    checks = [(c, f) for c in m.get("comparisons") or [] if c.get("role") == "primary"
+              for f in c.get("floor_check") or []]  # fmt: skip
+    primaries = [c for c in m.get("comparisons") or [] if c.get("role") == "primary"]
+    if not primaries or any(c.get("floor") in (None, "") for c in primaries):
+        return "no floor declared"
+    failed = sorted({f["method"] for _, f in checks if not f.get("learned")})
+    if failed:
+        return "did not learn: " + ", ".join(failed)
+    return "beat floor" if checks else "-"
+
+
 def _row(paper: dict[str, Any], m: dict[str, Any] | None) -> str:
     claim = _cell((m or {}).get("claim") or paper.get("claim", ""))
     if m is None:
         cells = [paper["s"], paper["id"], paper["family"], claim, _paper_cell(paper, None),
-                 "not yet", "not yet", "-"]  # fmt: skip
+                 "not yet", "-", "not yet", "-"]  # fmt: skip
     else:
-        verdict = VERDICT_MARK.get(m["verdict"], m["verdict"])
-        if m.get("smoke"):
-            verdict += " (smoke run)"
         cells = [paper["s"], f"[{paper['id']}](#{paper['s'].lower()}-{paper['id']})",
-                 paper["family"], claim, _paper_cell(paper, m), _ours_cell(m), verdict,
+                 paper["family"], claim, _paper_cell(paper, m), _ours_cell(m),
+                 _cell(floor_summary(m)), _verdict_text(m),
                  f"{m.get('runtime_s', 0):.0f} s"]  # fmt: skip
     return "| " + " | ".join(str(c) for c in cells) + " |"
 
@@ -126,7 +150,63 @@ def _comparison_table(m: dict[str, Any]) -> list[str]:
             f"{_num(c['ci_high'], '+.3f')}] | {_num(c['p_a_gt_b'], '.2f')} | "
             f"{_num(c['p_holm'], '.2g')} | {c['units']} | {c['outcome']} |"
         )
-    return lines + [""]
+    lines.append("")
+    for c in comps:
+        lines += [f"- *{_cell(c['comparison'])}:* {_cell(x)}" for x in c.get("caveats") or []]
+    return lines + ([""] if any(c.get("caveats") for c in comps) else [])
+
+
+def _claim_lines(m: dict[str, Any]) -> list[str]:
+    """The paper's claim, the tested claim when it differs, proxy label and deviations."""
+    decl = m.get("declaration") or {}
+    tested = _cell(m.get("claim", ""))
+    paper_claim = decl.get("paper_claim")
+    out = []
+    if paper_claim and paper_claim != m.get("claim"):
+        tag = " (a proxy)" if decl.get("proxy") else ""
+        out += [f"*The paper's claim (our words).* {_cell(paper_claim)}", "",
+                f"*Tested here{tag}.* {tested}", ""]  # fmt: skip
+    else:
+        proxy = " (a proxy)" if decl.get("proxy") else ""
+        out += [f"*Claim (our words){proxy}.* {tested}", ""]
+    devs = decl.get("deviations")
+    if isinstance(devs, list):
+        out += ["*What differs from the paper:*" if devs else "*What differs from the paper:* "
+                "nothing declared", ""]  # fmt: skip
+        out += [f"- {_cell(d)}" for d in devs] + ([""] if devs else [])
+    for c in m.get("checks") or []:
+        op = ">=" if c.get("higher_is_better") else "<="
+        state = "holds" if c.get("holds") else "fails"
+        value = _num(c.get("value"), ".4g")
+        out += [f"*Exact check ({c.get('role')}):* {_cell(c.get('name'))} {value} "
+                f"(needs {op} {c.get('limit')}): {state}", ""]  # fmt: skip
+    return out
+
+
+def _floor_lines(m: dict[str, Any]) -> list[str]:
+    """Each primary model against its floor, and degenerate outputs, for the section."""
+    out = []
+    for c in m.get("comparisons") or []:
+        if c.get("role") != "primary":
+            continue
+        if c.get("floor") in (None, ""):
+            out.append(f"- *Floor of {_cell(c['comparison'])}:* none declared")
+            continue
+        parts = [f"{f['method']}{'' if f['seed'] < 0 else ' seed ' + str(f['seed'])} "
+                 f"{_num(f['effect'], '+.3f')}{'' if f.get('learned') else ' (did not learn)'}"
+                 for f in c.get("floor_check") or []]  # fmt: skip
+        out.append(f"- *Floor of {_cell(c['comparison'])}* ({c['floor']}, to beat by "
+                   f"{c.get('smallest_effect')} {c['metric']}): " + ", ".join(parts))  # fmt: skip
+    flagged = [d for d in m.get("degenerate") or [] if d.get("degenerate")]
+    total = sum(1 for _ in m.get("degenerate") or [])
+    if total:
+        if flagged:
+            text = "; ".join(f"{d['method']} seed {d['seed']} @ {d['setting']}: "
+                             f"{d['degenerate']} of {d['cases']}" for d in flagged)  # fmt: skip
+        else:
+            text = "none"
+        out.append(f"- *Degenerate outputs (cases):* {_cell(text)}")
+    return out + ([""] if out else [])
 
 
 def _scale_line(m: dict[str, Any]) -> str:
@@ -203,13 +283,15 @@ def _details(nb_id: str, m: dict[str, Any], paper: dict[str, Any], reports: Path
     title = paper.get("title", "")
     verdict = VERDICT_MARK.get(m["verdict"], m["verdict"])
     smoke = " (smoke run, not a result)" if m.get("smoke") else ""
-    out = [f"### {m.get('seed_paper', '')} {nb_id}", "", f"*{_cell(title)}*", "",
-           f"*Claim (our words).* {_cell(m['claim'])}", "",
-           f"**Verdict: {verdict}**{smoke}"]  # fmt: skip
+    out = [f"### {m.get('seed_paper', '')} {nb_id}", "", f"*{_cell(title)}*", ""]
+    out += _claim_lines(m)
+    verdict = _verdict_text(m) if not smoke else verdict
+    out += [f"**Verdict: {verdict}**{smoke}"]
     reasons = m.get("verdict_reasons") or []
     out += [f"- {_cell(r)}" for r in reasons] + [""]
     out += [_scale_line(m), "", _data_line(m), ""]
     out += _comparison_table(m)
+    out += _floor_lines(m)
     out += [f"- {_cell(n)}" for n in m.get("notes") or []]
     out += [""] if m.get("notes") else []
     out += _paper_figures(m)
@@ -254,11 +336,15 @@ Each row is one paper. Its notebook tests the paper's central claim at a scale t
 cores, on data that ship offline (simulated from real anatomy; each section says what) or on a
 user's files. The verdict is computed by code (`mricompendium.claims`) from per-case results and a
 declared claim: comparisons with a smallest effect that matters, clustered by the unit of
-independence (a subject or source volume, never a slice), Holm-corrected. It reads:
+independence (a subject or source volume, never a slice) with training seeds as a second random
+factor, Holm-corrected; each primary model must first beat a trivial floor (zero-filled, identity,
+empty mask, chance) by that effect. The engine's own calibration is at the end. It reads:
 **reproduced** (every comparison holds), **partial** (the primary comparisons hold, some secondary
 does not), **not reproduced** (a primary comparison fails: its CI rules out the claimed effect),
-**inconclusive** (this scale cannot settle it: too few units, under-trained, seed- or
-budget-dependent, or undecided; the reasons are listed). Paper figures come from
+**inconclusive** (this scale cannot settle it: too few units, a model that did not beat its floor,
+under-trained or diverged, seed- or budget-dependent, or undecided; the reasons are listed). "On a
+proxy claim" marks a verdict on a comparison that is not the paper's own (each section lists what
+differs). Paper figures come from
 `references.yaml` with their source, marked UNVERIFIED where not checked against the paper.
 Regenerate with `make repro`; this page is written by `python -m mricompendium.report`.
 """
@@ -275,15 +361,69 @@ def render(reports: Path | None = None) -> str:
     lines = [INTRO, f"{done} of {len(catalogue)} papers have a notebook: "
              + ", ".join(f"{n} {v.replace('_', ' ')}" for v, n in tally.items() if n) + ".", "",
              "| S | notebook | family | claim under test | paper's figure | ours (primary effect) "
-             "| verdict | runtime |", "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+             "| floor | verdict | runtime |", "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     order = sorted(catalogue, key=lambda p: (p["id"] not in metrics, p.get("wave", 9), p["s"]))
     lines += [_row(p, metrics.get(p["id"])) for p in order]
     lines += ["", "## Results", ""]
     for p in order:
         if p["id"] in metrics:
             lines += _details(p["id"], metrics[p["id"]], by_id[p["id"]], reports)
+    lines += ["## Calibration of the verdict engine", ""] + calibration_section(reports) + [""]
     lines += ["## Benchmarks", ""] + _benchmarks(reports) + [""]
     return "\n".join(lines)
+
+
+def calibration_section(reports: Path) -> list[str]:
+    """The engine's calibration (``reports/calibration.json``) as Markdown: summary and table."""
+    f = reports / "calibration.json"
+    if not f.exists():
+        return ["Not run yet (`python -m mricompendium.claims.calibrate`)."]
+    try:
+        data = json.loads(f.read_text())
+        return calibration_markdown(data)
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        return [f"`{f.name}` could not be read ({type(exc).__name__}); rerun the calibration."]
+
+
+def calibration_markdown(data: dict[str, Any]) -> list[str]:
+    """Summary line and per-design table of a calibration record."""
+    s = data["summary"]
+    d = data["smallest_effect"]
+    lines = [
+        f"Simulated results with known answers through the same `evaluate` the notebooks use "
+        f"(`python -m mricompendium.claims.calibrate`; smallest effect {d:g}, case SD "
+        f"{data['case_sd']:g}, 3 training seeds per model). Over the grid: false holds at most "
+        f"**{100 * s['false_holds_max']:.1f} %** under the null (goal <= 5 %), 95 % interval "
+        f"coverage at least **{100 * s['coverage_min']:.1f} %** (goal >= 93 %), power at twice "
+        f"the smallest effect at least **{100 * s['power_min']:.1f} %** from 12 units without a "
+        f"seed offset (goal >= 80 %).",
+        "",
+        "| units | slices | ICC | seed SD | true effect | data sets | holds | coverage "
+        "| CI width |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in data["designs"]:
+        lines.append(
+            f"| {r['units']} | {r['slices']} | {r['icc']:g} | {r['seed_sd']:g} x | "
+            f"{r['effect']:g} x | {r['reps']} | {100 * r['holds']:.1f} % | "
+            f"{100 * r['coverage']:.1f} % | {r['mean_ci_width']:.4f} |"
+        )
+    lines.append("")
+    for row in data.get("seeds_for_power") or []:
+        by = ", ".join(f"{k} seeds {100 * v:.0f} %" for k, v in row["power_by_seeds"].items())
+        need = row["seeds_for_80pct"]
+        lines.append(
+            f"- With a seed offset as large as the smallest effect, {row['units']} units x 5 "
+            f"slices: power {by}; 80 % needs "
+            + (f"{need} seeds." if need else "more seeds than tried.")
+        )
+    for r in data.get("skewed_noninferiority_null") or []:
+        side = "right" if r["skew"] > 0 else "left"
+        lines.append(
+            f"- Skewed unit differences (centred exponential, {side}) at the non-inferiority "
+            f"boundary, {r['units']} units: holds {100 * r['holds']:.1f} % (nominal 5 %)."
+        )
+    return lines
 
 
 def main() -> int:

@@ -8,8 +8,9 @@ Usage::
 Stages, in order: ``data`` (and any other data stage already in ``dvc.yaml``, kept as written
 but for its ``src/`` deps, regenerated from the closure of its ``python -m`` module),
 one stage per notebook ``notebooks/<family>/<id>.ipynb`` (``python -m mricompendium.run <id>``),
-the ``verdict`` stage (``foreach`` notebook that writes a record: ``python -m
-mricompendium.verdicts <id>``) and ``report``.
+the ``calibration`` stage (``python -m mricompendium.claims.calibrate``: the verdict engine on
+simulated results with known answers), the ``verdict`` stage (``foreach`` notebook that writes a
+record: ``python -m mricompendium.verdicts <id>``) and ``report``.
 
 A notebook stage depends on its notebook; the ``mricompendium`` modules it imports directly or
 not (parent packages' ``__init__`` files and the package data they read included); the data
@@ -46,6 +47,7 @@ VERDICT_ONLY = frozenset(
     f"{PKG}.claims.{m}" for m in ("engine", "verdict", "stats", "pairing", "show")
 )
 VERDICT_DATA = ("src/mricompendium/references.yaml",)
+CALIBRATION = f"{PKG}.claims.calibrate"
 # Package data a module reads at run time.
 PACKAGE_DATA = {
     f"{PKG}.references": ("src/mricompendium/references.yaml",),
@@ -233,11 +235,27 @@ def _verdict_stage(ids: list[str]) -> dict[str, Any]:
     }
 
 
+def _module_deps(module: str) -> list[str]:
+    """The ``src/`` files (and package data) of ``module``'s import closure, sorted."""
+    mods = closure({module})
+    return sorted({_rel(module_file(m)) for m in mods}
+                  | {d for m in mods for d in PACKAGE_DATA.get(m, ())})  # fmt: skip
+
+
+def _calibration_stage() -> dict[str, Any]:
+    """The verdict engine's calibration on simulated results with known answers."""
+    code = sorted(_rel(module_file(m)) for m in closure({CALIBRATION}))  # reads no package data
+    return {
+        "cmd": f"python -m {CALIBRATION}",
+        "deps": code,
+        "outs": [{"reports/calibration.json": {"cache": False, "persist": True}}],
+    }
+
+
 def _report_stage(ids: list[str], old: dict[str, Any] | None) -> dict[str, Any]:
-    src = closure({f"{PKG}.report"})
-    deps = sorted({_rel(module_file(m)) for m in src}
-                  | {d for m in src for d in PACKAGE_DATA.get(m, ())})  # fmt: skip
-    deps += ["reports/benchmarks.json"] + [f"reports/metrics/{i}.json" for i in ids]
+    deps = _module_deps(f"{PKG}.report")
+    deps += ["reports/benchmarks.json", "reports/calibration.json"]
+    deps += [f"reports/metrics/{i}.json" for i in ids]
     outs = (old or {}).get("outs") or [{"reports/README.md": {"cache": False}}]
     return {"cmd": "python -m mricompendium.report", "deps": deps, "outs": outs}
 
@@ -247,11 +265,12 @@ def build(existing: dict[str, Any] | None = None) -> dict[str, Any]:
     existing = existing or {}
     old = existing.get("stages", {})
     nbs = notebooks()
-    special = {"verdict", "report"}
+    special = {"verdict", "report", "calibration"}
     stages = {k: _data_stage(v) for k, v in old.items() if k not in nbs and k not in special}
     for nb_id, nb in nbs.items():
         stages[nb_id] = _notebook_stage(nb_id, nb, old.get(nb_id))
     with_record = [i for i, nb in nbs.items() if _writes_record(nb)]
+    stages["calibration"] = _calibration_stage()
     if with_record:
         stages["verdict"] = _verdict_stage(with_record)
     stages["report"] = _report_stage(list(nbs), old.get("report"))
