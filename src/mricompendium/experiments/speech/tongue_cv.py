@@ -23,12 +23,20 @@ import tensorly as tl
 from mricompendium.experiments.speech.tongue import MultilinearModel, shape_error_mm
 
 __all__ = [
+    "VTL_TONGUE_PARAMETERS",
     "bootstrap_ranks",
     "components_above_noise",
     "cv_errors",
     "one_se_ranks",
     "tolerance_ranks",
 ]
+
+#: The VocalTractLab tract parameters that move JD3's midsagittal tongue contour (hyoid, jaw, tongue
+#: body, tip and blade positions, tongue side elevations); the lips, velum and the tongue root
+#: parameters (computed by VocalTractLab itself) leave it in place. Checked by the simulator tests.
+VTL_TONGUE_PARAMETERS: tuple[str, ...] = (
+    "HX", "HY", "JX", "JA", "TCX", "TCY", "TTX", "TTY", "TBX", "TBY", "TS1", "TS2", "TS3",
+)  # fmt: skip
 
 
 def cv_errors(
