@@ -86,3 +86,18 @@ def test_formant_error_and_accuracy():
     assert speech.accuracy(["a", "i", "u"], ["a", "i", "o"]) == pytest.approx(2 / 3)
     with pytest.raises(ValueError):
         speech.accuracy(["a"], ["a", "i"])
+
+
+def test_edit_distance_counts_substitutions_insertions_and_deletions():
+    assert speech.edit_distance("kitten", "sitting") == 3
+    assert speech.edit_distance([], ["a", "b"]) == 2
+    assert speech.edit_distance(["a", "b"], []) == 2
+    assert speech.edit_distance(["b", "a"], ["b", "a"]) == 0
+    assert speech.edit_distance(["b", "a", "d"], ["b", "d"]) == 1  # one deletion
+
+
+def test_error_rate_is_the_distance_per_reference_label():
+    assert speech.error_rate_pct(["b", "a", "d", "i"], ["b", "a", "t", "i"]) == pytest.approx(25.0)
+    assert speech.error_rate_pct(["a"], ["a", "b", "c"]) == pytest.approx(200.0)  # insertions
+    with pytest.raises(ValueError, match="empty"):
+        speech.error_rate_pct([], ["a"])

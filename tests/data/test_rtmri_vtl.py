@@ -118,3 +118,24 @@ def test_tiny_corpus_builds_deterministically_and_loads(tmp_path):
     assert c.utterances[0].frames.shape[1:] == (84, 84)
     assert "rasterised from the articulatory model" in c.describe()
     assert build.build(tmp_path / "a", cfg, workers=1, if_changed=True) == m1
+
+
+def test_the_tongue_contour_moves_with_exactly_the_listed_tract_parameters():
+    """The pose degrees of freedom the tongue-model notebook quotes (``VTL_TONGUE_PARAMETERS``)."""
+    from mricompendium.data.rtmri.speakers import REFERENCE_ANATOMY
+    from mricompendium.experiments.speech.tongue_cv import VTL_TONGUE_PARAMETERS
+
+    names = vtl.tract_names()
+    poses = vtl.shapes(build.tongue_poses(vtl.shape_names()))
+    vtl.set_anatomy(np.array(REFERENCE_ANATOMY))
+    x = np.stack(list(poses.values()))
+    base = x.mean(axis=0)
+    ref = simulate.resample_curve(vtl.outlines(base)["tongue"], 40)
+    moved = []
+    for k, name in enumerate(names):
+        p = base.copy()
+        p[k] += 0.1 * (np.ptp(x[:, k]) + 1e-3)  # a tenth of the parameter's range over the poses
+        c = simulate.resample_curve(vtl.outlines(p)["tongue"], 40)
+        if np.abs(c - ref).max() > 0.01:  # 0.1 mm
+            moved.append(name)
+    assert tuple(moved) == VTL_TONGUE_PARAMETERS

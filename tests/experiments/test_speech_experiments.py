@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from mricompendium.data.rtmri.utterances import Segment
-from mricompendium.experiments.speech import audio, mri2speech, tongue
+from mricompendium.experiments.speech import audio, mri2speech, scoring, tongue
 
 MEL = audio.MelConfig(n_mels=16)
 
@@ -90,25 +90,30 @@ def test_ridge_recovers_a_linear_frame_to_mel_map():
     assert mri2speech.speech_mcd(mean, test) > 1.0
 
 
-def test_evaluate_rows_are_per_utterance_and_the_oracle_has_zero_mcd():
+def test_evaluate_scores_after_the_vocoder_so_the_oracle_pays_for_it():
     rng = np.random.default_rng(0)
     items = [_item(k, rng) for k in range(4)]
-    clf = mri2speech.train_vowel_classifier(items, MEL)
-    rows = mri2speech.evaluate(
-        lambda it: it.log_mel,
-        items,
-        method="oracle",
-        seed=-1,
-        budget=0,
-        setting="seen speakers",
-        group="sim",
-        classifier=clf,
-        mel=MEL,
-        gl_iter=2,
-    )
+    clf = scoring.train_vowel_classifier(items, MEL)
+    rec = scoring.train_recogniser(items, MEL, context=1, min_frames=2)
+    kw = dict(seed=-1, budget=0, setting="seen speakers", group="sim", classifier=clf,
+              recogniser=rec, mel=MEL, gl_iter=2)  # fmt: skip
+    rows = scoring.evaluate(lambda it: it.log_mel, items, method="oracle", **kw)
     assert [r["case"] for r in rows] == ["u0", "u1", "u2", "u3"]
-    assert all(r["mcd_db"] == 0.0 for r in rows)
+    assert all(r["mel_mcd_db"] == 0.0 and r["mcd_db"] > 0.0 for r in rows)  # vocoder's cost
     assert all(np.isfinite(r["formant_err_pct"]) and 0 <= r["vowel_acc"] <= 1 for r in rows)
+    assert all(r["per_pct"] >= 0 and r["degenerate"] == 0.0 for r in rows)
+    flat = scoring.evaluate(lambda it: np.full_like(it.log_mel, -4.0), items, method="flat", **kw)
+    assert all(r["degenerate"] == 1.0 for r in flat)
+
+
+def test_clean_scores_are_the_recogniser_and_classifier_on_clean_audio():
+    rng = np.random.default_rng(0)
+    items = [_item(k, rng) for k in range(4)]
+    clf = scoring.train_vowel_classifier(items, MEL)
+    rec = scoring.train_recogniser(items, MEL, context=1, min_frames=2)
+    got = scoring.clean_scores(items, classifier=clf, recogniser=rec, mel=MEL)
+    assert set(got) == {"per_pct", "vowel_acc"}
+    assert got["per_pct"] >= 0 and 0 <= got["vowel_acc"] <= 1
 
 
 def test_training_is_seeded_and_records_validation_and_half_budget():
@@ -158,21 +163,6 @@ def test_registration_recovers_an_unseen_speaker_from_few_coordinates():
     assert np.abs(est - x[6]).max() < 0.05 * np.abs(x[6] - 5.0).max()
 
 
-def test_cross_validation_finds_the_true_ranks():
-    x = _bilinear(s=7, p=12, ra=2, rp=3)
-    err = tongue.cv_rank_grid(
-        x,
-        x,
-        [1, 2, 3, 4],
-        [1, 2, 3, 4, 5],
-        mask=np.ones(20, bool),
-        noise_mm=1e-3,
-        prior=1e-6,
-        pose_folds=3,
-    )
-    assert tongue.pick_ranks(err, [1, 2, 3, 4], [1, 2, 3, 4, 5], tolerance=0.01) == (2, 3)
-
-
 def test_rigid_alignment_undoes_head_placement():
     rng = np.random.default_rng(0)
     palate = rng.normal(size=(3, 20, 2)) * 10
@@ -205,3 +195,25 @@ def test_observation_masks_and_rows():
     )
     assert [r["case"] for r in rows] == ["s3/a", "s3/i", "s3/u"]
     assert {r["unit"] for r in rows} == {"s3"} and all(r["err_mm"] >= 0 for r in rows)
+
+
+def test_the_mean_shape_floor_ignores_what_it_observes():
+    x = _bilinear(s=4, p=3)
+    floor = tongue.MeanShapeModel.fit(x[:3])
+    np.testing.assert_allclose(floor.mean, x[:3].reshape(-1, 20).mean(0))
+    weights, shapes = floor.register(x[3], np.ones(20, bool), 0.5)
+    assert weights.shape == (3, 0)
+    np.testing.assert_allclose(shapes, np.repeat(floor.mean[None], 3, axis=0))
+    rows = tongue.registration_rows(
+        floor,
+        x[3:],
+        x[3:],
+        np.ones(20, bool),
+        0.5,
+        method="mean",
+        setting="dense contour",
+        speakers=["s3"],
+        poses=["a", "i", "u"],
+    )
+    expected = tongue.shape_error_mm(shapes, x[3])
+    np.testing.assert_allclose([r["err_mm"] for r in rows], expected)

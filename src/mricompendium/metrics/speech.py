@@ -13,6 +13,10 @@ All are pure functions giving one value per utterance.
   roots with bandwidth under 600 Hz; median over the windows).
 * :func:`formant_error_pct`: mean relative F1/F2 error of a synthesised vowel against the reference.
 * :func:`accuracy`: fraction of correct labels.
+* :func:`edit_distance` / :func:`error_rate_pct`: Levenshtein distance between a recognised and a
+  reference label sequence (substitutions, insertions and deletions cost 1 each) and the error
+  rate it gives, in percent of the reference length: word error rate when the labels are words,
+  phone error rate when they are phones.
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ from scipy.fft import dct
 __all__ = [
     "MCD_CONSTANT",
     "accuracy",
+    "edit_distance",
+    "error_rate_pct",
     "formant_error_pct",
     "lpc_formants",
     "mcd_db",
@@ -168,3 +174,25 @@ def accuracy(predicted: Sequence[object], true: Sequence[object]) -> float:
     if not t:
         return float("nan")
     return float(np.mean([a == b for a, b in zip(p, t, strict=True)]))
+
+
+def edit_distance(ref: Sequence[object], hyp: Sequence[object]) -> int:
+    """Levenshtein distance: the fewest substitutions, insertions and deletions turning ``ref``
+    into ``hyp`` (each costs 1)."""
+    r, h = list(ref), list(hyp)
+    row = list(range(len(h) + 1))
+    for i, a in enumerate(r, start=1):
+        prev, row[0] = row[0], i
+        for j, b in enumerate(h, start=1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (a != b))
+    return row[-1]
+
+
+def error_rate_pct(ref: Sequence[object], hyp: Sequence[object]) -> float:
+    """``100 * edit_distance(ref, hyp) / len(ref)``: the word (or phone) error rate in percent.
+
+    It exceeds 100 when the recogniser inserts more labels than the reference has.
+    """
+    if len(ref) == 0:
+        raise ValueError("the reference sequence is empty")
+    return 100.0 * edit_distance(ref, hyp) / len(ref)

@@ -156,9 +156,13 @@ class VowelClassifier:
         self.intercept_ = -0.5 * np.einsum("kd,kd->k", self.coef_, means)
         return self
 
-    def predict(self, x: np.ndarray) -> list[str]:
+    def decision_function(self, x: np.ndarray) -> np.ndarray:
+        """``(n, n_classes)`` discriminant scores: class log-likelihoods up to a shared constant."""
         if not self.classes_:
             raise RuntimeError("fit the classifier first")
         z = (np.asarray(x, dtype=np.float64) - self.mean_) / self.scale_
-        scores = z @ self.coef_.T + self.intercept_
+        return z @ self.coef_.T + self.intercept_
+
+    def predict(self, x: np.ndarray) -> list[str]:
+        scores = self.decision_function(x)
         return [self.classes_[i] for i in np.argmax(scores, axis=1)]

@@ -5,15 +5,13 @@ own front end is AV-HuBERT, a ResNet-18 per frame and a 24-layer transformer; ou
 CNN + BiGRU of :class:`~mricompendium.models.speech.MRI2Mel` at a width that trains on a GPU in
 hours). Baselines: a linear map from frame PCA to mel (ridge regression on +-``context`` frames),
 the training set's mean spectrum, and the *oracle* (the true mel through the same
-Griffin-Lim), which measures what the vocoder alone loses. Evaluation returns per-utterance rows
-in the claims format: mel-cepstral distortion on speech frames (dB), F1/F2 error on vowels (%,
-LPC on the waveform) and the vowel classifier's accuracy on the waveform.
+Griffin-Lim), which measures what the vocoder alone loses. Scoring the waveforms (phone error
+rate, MCD after the vocoder, formants, vowel accuracy): :mod:`.scoring`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import zlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -25,19 +23,8 @@ from torch import nn
 from mricompendium import training
 from mricompendium.data.rtmri.corpus import Utterance
 from mricompendium.data.rtmri.utterances import VOWELS, Segment
-from mricompendium.experiments.speech.audio import (
-    MelConfig,
-    VowelClassifier,
-    griffin_lim,
-    log_mel,
-    vowel_features,
-)
-from mricompendium.metrics.speech import (
-    accuracy,
-    formant_error_pct,
-    lpc_formants,
-    mcd_from_log_mel,
-)
+from mricompendium.experiments.speech.audio import MelConfig, log_mel
+from mricompendium.metrics.speech import lpc_formants, mcd_from_log_mel
 from mricompendium.models.speech import MRI2Mel
 
 __all__ = [
@@ -47,13 +34,13 @@ __all__ = [
     "MelNorm",
     "RidgeBaseline",
     "build_model",
-    "evaluate",
     "fit_mri2mel",
     "make_batch_fn",
     "predict_mel",
     "prepare_items",
+    "speech_mcd",
     "split_items",
-    "train_vowel_classifier",
+    "vowel_formants",
 ]
 
 CITATION = (
@@ -115,7 +102,8 @@ def _downsample(frames: np.ndarray, factor: int) -> np.ndarray:
     return (f - f.mean()) / (f.std() + 1e-6)
 
 
-def _vowel_formants(audio: np.ndarray, seg: Segment, rate: int) -> np.ndarray:
+def vowel_formants(audio: np.ndarray, seg: Segment, rate: int) -> np.ndarray:
+    """F1-F3 (Hz) of the central half of one vowel segment (at least 30 ms) of ``audio``."""
     quarter = 0.25 * (seg.end_s - seg.start_s)
     a, b = int((seg.start_s + quarter) * rate), int((seg.end_s - quarter) * rate)
     b = max(b, a + int(0.03 * rate))
@@ -142,7 +130,7 @@ def prepare_items(
             if s.phone:
                 mask |= (times >= s.start_s) & (times < s.end_s)
         formants = [
-            _vowel_formants(u.audio, s, u.audio_rate_hz) for s in u.segments if s.phone in vowels
+            vowel_formants(u.audio, s, u.audio_rate_hz) for s in u.segments if s.phone in vowels
         ]
         out.append(
             Item(
@@ -344,69 +332,11 @@ class RidgeBaseline:
         self.norm_, self.up_ = norm, upsample
         return self
 
+    @property
+    def n_parameters(self) -> int:
+        """Fitted numbers: frame mean, PCA basis and scales, and the regression weights."""
+        return int(self.mu_.size + self.basis_.size + self.sd_.size + self.w_.size)
+
     def predict(self, item: Item) -> np.ndarray:
         z = (self._features(item.frames) @ self.w_).reshape(len(item.frames) * self.up_, -1)
         return self.norm_.inverse(z)
-
-
-def train_vowel_classifier(
-    items: Sequence[Item], mel: MelConfig, vowels: Sequence[str] = VOWELS
-) -> VowelClassifier:
-    """The intelligibility stand-in, trained on the clean audio of ``items``."""
-    feats, labels = [], []
-    for i in items:
-        f, lab = vowel_features(i.log_mel, i.segments, vowels, mel)
-        feats.append(f)
-        labels += lab
-    return VowelClassifier().fit(np.concatenate(feats), labels)
-
-
-def _case_seed(case: str, seed: int) -> int:
-    return zlib.crc32(f"{case}#{seed}".encode())
-
-
-def evaluate(
-    predict: Callable[[Item], np.ndarray],
-    items: Sequence[Item],
-    *,
-    method: str,
-    seed: int,
-    budget: int,
-    setting: str,
-    group: str,
-    classifier: VowelClassifier,
-    mel: MelConfig,
-    gl_iter: int = 32,
-    vowels: Sequence[str] = VOWELS,
-) -> list[dict[str, Any]]:
-    """Per-utterance rows: ``mcd_db``, ``formant_err_pct`` (F1/F2, waveform), ``vowel_acc``.
-
-    The predicted log-mel is compared with the clean one directly (MCD); it is then turned into a
-    waveform by Griffin-Lim, re-analysed, and passed to the vowel classifier and to LPC.
-    """
-    rows = []
-    for it in items:
-        pred = predict(it)
-        audio = griffin_lim(pred, mel, n_iter=gl_iter, seed=_case_seed(it.id, seed))
-        re_mel = log_mel(audio, mel, len(pred))
-        feats, labels = vowel_features(re_mel, it.segments, vowels, mel)
-        errs = [
-            formant_error_pct(ref, _vowel_formants(audio, s, mel.sample_rate))
-            for ref, s in zip(it.formants, it.vowels(vowels), strict=True)
-        ]
-        errs = [e for e in errs if np.isfinite(e)]
-        rows.append(
-            {
-                "setting": setting,
-                "method": method,
-                "seed": seed,
-                "budget": budget,
-                "case": it.id,
-                "unit": it.id,
-                "group": group,
-                "mcd_db": speech_mcd(pred, it),
-                "formant_err_pct": float(np.mean(errs)) if errs else 100.0,
-                "vowel_acc": accuracy(classifier.predict(feats), labels) if labels else 0.0,
-            }
-        )
-    return rows

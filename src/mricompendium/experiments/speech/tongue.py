@@ -12,14 +12,14 @@ final model). Registering an unseen speaker's observed shapes (all points, or a 
 estimates one anatomy vector shared by all its shapes and one pose vector per shape, by alternating
 regularised least squares (a MAP estimate with Gaussian priors fitted to the training weights and
 the observation noise as likelihood). The baseline model that does not separate anatomy from pose
-is PCA of all training shapes, registered shape by shape with the same prior. Errors are mean
-point-to-point distances (mm) to the clean contour.
+is PCA of all training shapes, registered shape by shape with the same prior; the floor is the
+training mean shape, whatever was observed. Errors are mean point-to-point distances (mm) to the
+clean contour. Cross-validation of the ranks: :mod:`.tongue_cv`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import itertools
 from collections.abc import Sequence
 
 import numpy as np
@@ -27,13 +27,14 @@ import tensorly as tl
 from tensorly.decomposition import tucker
 
 __all__ = [
+    "MeanShapeModel",
     "MultilinearModel",
     "PCAModel",
     "align_speakers",
-    "cv_rank_grid",
     "observation_mask",
     "observe",
-    "pick_ranks",
+    "prepare_shapes",
+    "registration_rows",
     "rigid_fit",
     "shape_error_mm",
 ]
@@ -245,77 +246,25 @@ class PCAModel:
         return w, self.mean + w @ self.components
 
 
+@dataclasses.dataclass
+class MeanShapeModel:
+    """The floor: the training mean shape ``(D,)``, returned for every shape, whatever is seen."""
+
+    mean: np.ndarray
+
+    @classmethod
+    def fit(cls, x: np.ndarray) -> MeanShapeModel:
+        return cls(x.reshape(-1, x.shape[-1]).mean(axis=0))
+
+    def register(self, y: np.ndarray, mask: np.ndarray, noise_mm: float, *, prior: float = 1.0):
+        """No weights (``(K, 0)``) and the mean shape for each of the ``K`` shapes of ``y``."""
+        return np.zeros((len(y), 0)), np.repeat(self.mean[None], len(y), axis=0)
+
+
 def shape_error_mm(est: np.ndarray, true: np.ndarray) -> np.ndarray:
     """Mean point-to-point distance per shape: ``(K, D)`` x2 -> ``(K,)`` (D = 2N)."""
     d = (np.asarray(est) - np.asarray(true)).reshape(len(est), -1, 2)
     return np.sqrt((d**2).sum(-1)).mean(-1)
-
-
-def cv_rank_grid(
-    observed: np.ndarray,
-    clean: np.ndarray,
-    ranks_anat: Sequence[int],
-    ranks_pose: Sequence[int],
-    *,
-    mask: np.ndarray,
-    noise_mm: float,
-    prior: float = 1.0,
-    pose_folds: int = 4,
-) -> np.ndarray:
-    """Cross-validated registration error (mm) for every (anatomy, pose) rank pair.
-
-    Each fold holds out one speaker and a block of poses: the model is fitted to the other speakers'
-    observed shapes in the other poses, and the held-out speaker's shapes in the held-out poses are
-    registered (unseen speaker, unseen poses) and compared with their clean contours.
-
-    Args:
-        observed, clean: ``(S, P, D)`` aligned training shapes, traced (noisy) and true.
-        ranks_anat, ranks_pose: the grid.
-        mask: observed coordinates (:func:`observation_mask`).
-        noise_mm: the tracing noise assumed by the registration; prior: its prior strength.
-
-    Returns:
-        ``(len(ranks_anat), len(ranks_pose))`` mean error over all held-out shapes.
-    """
-    s, p, _ = observed.shape
-    folds = np.array_split(np.arange(p), min(pose_folds, p))
-    if max(ranks_anat) > s - 1 or max(ranks_pose) > p - len(folds[0]):
-        raise ValueError(
-            f"with {s} speakers and {p} poses in {len(folds)} folds, ranks must be at most "
-            f"{s - 1} (anatomy) and {p - len(folds[0])} (pose)"
-        )
-    err = np.zeros((len(ranks_anat), len(ranks_pose)))
-    count = 0
-    for spk, held in itertools.product(range(s), folds):
-        keep_s = np.delete(np.arange(s), spk)
-        keep_p = np.setdiff1d(np.arange(p), held)
-        full = MultilinearModel.fit(
-            observed[np.ix_(keep_s, keep_p)], max(ranks_anat), max(ranks_pose)
-        )
-        for i, j in itertools.product(range(len(ranks_anat)), range(len(ranks_pose))):
-            ra, rp = ranks_anat[i], ranks_pose[j]
-            m = MultilinearModel(
-                full.mean, full.core[:ra, :rp], full.anatomy[:, :ra], full.pose[:, :rp]
-            )
-            _, _, est = m.register(observed[spk, held], mask, noise_mm, prior=prior)
-            err[i, j] += shape_error_mm(est, clean[spk, held]).sum()
-        count += len(held)
-    return err / count
-
-
-def pick_ranks(
-    err: np.ndarray, ranks_anat: Sequence[int], ranks_pose: Sequence[int], tolerance: float = 0.02
-) -> tuple[int, int]:
-    """The most parsimonious ranks (smallest ``r_a + r_p``, then lowest error) whose CV error is
-    within ``tolerance`` (relative) of the minimum."""
-    best = float(err.min())
-    ok = [
-        (ra + rp, err[i, j], ra, rp)
-        for (i, ra), (j, rp) in itertools.product(enumerate(ranks_anat), enumerate(ranks_pose))
-        if err[i, j] <= best * (1 + tolerance) + 1e-9
-    ]
-    _, _, ra, rp = min(ok)
-    return int(ra), int(rp)
 
 
 def _apply(fits: list[tuple[np.ndarray, np.ndarray]], shapes: np.ndarray) -> np.ndarray:
@@ -365,7 +314,7 @@ def prepare_shapes(
 
 
 def registration_rows(
-    model: MultilinearModel | PCAModel,
+    model: MultilinearModel | PCAModel | MeanShapeModel,
     observed: np.ndarray,
     true: np.ndarray,
     mask: np.ndarray,
@@ -384,8 +333,7 @@ def registration_rows(
     """
     rows: list[dict[str, object]] = []
     for spk, obs, tru in zip(speakers, observed, true, strict=True):
-        fitted = model.register(obs, mask, noise_mm, prior=prior)
-        est = fitted[2] if isinstance(model, MultilinearModel) else fitted[1]
+        est = model.register(obs, mask, noise_mm, prior=prior)[-1]  # the shapes come last
         for pose, e in zip(poses, shape_error_mm(est, tru), strict=True):
             rows.append(
                 {
