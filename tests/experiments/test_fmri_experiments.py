@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 
 from mricompendium import claims
-from mricompendium.data.fmri import EmbeddingConfig, JointEmbedding, SimConfig, fit_noise_model
+from mricompendium.data.fmri import (
+    CATEGORIES,
+    EmbeddingConfig,
+    JointEmbedding,
+    SimConfig,
+    category_prompt,
+    fit_noise_model,
+)
 from mricompendium.experiments.fmri import brainclip as bc
 from mricompendium.experiments.fmri import (
     brainclip_study,
@@ -95,6 +102,18 @@ def test_brainclip_pipeline_holds_novel_categories_out_of_training(world):
     assert all(len(v) == 9 and np.all((v >= 0) & (v <= 1)) for v in m.values())
     ridge = bc.ridge_embeddings(study, alphas=[1.0], n_candidates=300)
     assert ridge.shape == brain.shape
+    assert bc.text_targets_apart(study) == {"wordings": True, "novel_absent": True}
+    assert set(bc.zero_shot_prompts([0])) == {"an image of a circle.", "a drawing of a circle."}
+
+
+def test_text_targets_apart_catches_a_prompt_among_the_training_texts(world):
+    emb, noise = world
+    study = brainclip_study(
+        SIM, emb, noise, n_novel=3, n_train=20, n_val=4, n_test_seen=2, n_test_novel=3, seed=0
+    )
+    s = study.subjects[study.target]
+    study.bank.label_captions[s.train_idx[0]] = category_prompt(CATEGORIES[study.novel[0]])
+    assert bc.text_targets_apart(study) == {"wordings": False, "novel_absent": False}
 
 
 def test_real_nsd_style_folder_builds_a_study(tmp_path, world):

@@ -1,11 +1,12 @@
 """The two notebooks' data: which subjects see which images, simulated (or real) into betas.
 
-A :class:`Study` holds one :class:`~mricompendium.data.fmri.simulate.StimulusBank` (every image
+A :class:`Study` holds one :class:`~mricompendium.data.fmri.bank.StimulusBank` (every image
 shown, with its embeddings) and per subject a :class:`SubjectSet`: single-trial training betas,
 single-trial validation betas (monitoring only), and test betas averaged over repeats, each with
 the bank index of its image. Test images are shared by all subjects (NSD's shared 1,000); every
-subject's training images are its own. :func:`nsd_mindeye2_study` builds the same from real
-NSD-style files.
+subject's training images are its own. The simulator is given the bank's
+:attr:`~mricompendium.data.fmri.bank.StimulusBank.stimuli` only (scenes, images, feature maps),
+never its embeddings. :func:`nsd_mindeye2_study` builds the same from real NSD-style files.
 """
 
 from __future__ import annotations
@@ -101,17 +102,19 @@ def _subject_set(
     """Simulate one subject's training, validation and (repeated, averaged) test trials."""
     ss = np.random.SeedSequence([seed, 7, index])
     train_seed, val_seed, test_seed, order_seed = ss.spawn(4)
-    train_x, _ = simulate_trials(subject, bank, splits["train"], sim, noise, seed=train_seed)
+    seen = bank.stimuli  # what the subject sees: the simulator never gets the embeddings
+    train_x, _ = simulate_trials(subject, seen, splits["train"], sim, noise, seed=train_seed)
     val_idx = splits["val"]
     val_x = (
-        simulate_trials(subject, bank, val_idx, sim, noise, seed=val_seed)[0]
+        simulate_trials(subject, seen, val_idx, sim, noise, seed=val_seed)[0]
         if val_idx.size
         else np.zeros((0, subject.n_voxels), np.float32)
     )
     shown = np.random.default_rng(order_seed).permutation(np.repeat(splits["test"], test_repeats))
-    test_b, _ = simulate_trials(subject, bank, shown, sim, noise, seed=test_seed)
+    test_b, _ = simulate_trials(subject, seen, shown, sim, noise, seed=test_seed)
     test_idx, test_x = average_repeats(test_b, shown)
-    amp = subject.amplitudes(bank.features[splits["train"]], bank.image_emb[splits["train"]])
+    tr = splits["train"]
+    amp = subject.amplitudes(seen.features[tr], seen.scenes.subset(tr))
     a, b = amp - amp.mean(0), train_x - train_x.mean(0)
     r = (a * b).sum(0) / np.sqrt((a * a).sum(0) * (b * b).sum(0) + 1e-12)
     return SubjectSet(
@@ -153,7 +156,7 @@ def mindeye2_study(
     tables += [sample_scenes(c, rng, p_second=sim.p_second) for c in counts]
     tables.append(sample_scenes(n_val, rng, p_second=sim.p_second))
     bank, ranges = _bank(tables, embedding)
-    models = make_subjects(n_subjects, sim, noise, embedding, seed=seed)
+    models = make_subjects(n_subjects, sim, noise, seed=seed)
     subjects = {}
     for i, m in enumerate(models):
         splits = {"train": ranges[1 + i], "test": ranges[0]}
@@ -205,7 +208,7 @@ def brainclip_study(
         sample_scenes(n_test_novel, rng, categories=novel),
     ]
     bank, ranges = _bank(tables, embedding)
-    model = make_subjects(1, sim, noise, embedding, seed=seed)[0]
+    model = make_subjects(1, sim, noise, seed=seed)[0]
     splits = {"train": ranges[0], "val": ranges[1], "test": np.concatenate(ranges[2:])}
     subject = _subject_set(
         model, bank, splits, sim, noise, test_repeats=test_repeats, seed=seed, index=0
