@@ -25,7 +25,7 @@ import torch
 
 from mricompendium import training
 from mricompendium.data.fmri import CATEGORIES, PROMPT_TEMPLATES, JointEmbedding, category_prompt
-from mricompendium.experiments.fmri.common import fit_ridge, sample_rows
+from mricompendium.experiments.fmri.common import fit_ridge, identification, sample_rows
 from mricompendium.experiments.fmri.study import Study
 from mricompendium.metrics import retrieval
 from mricompendium.models.fmri import BrainCLIPMapper, CLIPLoss
@@ -114,9 +114,16 @@ def train_mapper(
     device: torch.device | str,
     on_step: dict[int, Callable[[BrainCLIPMapper], Any]] | None = None,
 ) -> training.History:
-    """Train on the seen-category training trials; validation: the objective on the validation
-    trials (lower is better)."""
+    """Train on the seen-category training trials.
+
+    Every mapper, whatever its loss, gets the same budget rule (``cfg.steps``, cosine schedule to
+    zero) and the same validation curve: fMRI-to-image identification on the validation images
+    (:func:`~mricompendium.experiments.fmri.common.identification`, higher is better), by which the
+    verdict engine checks that each has settled.
+    """
     train, val = _split(study, "train"), _split(study, "val")
+    if len(val["x"]) < 2:
+        raise ValueError("needs >= 2 validation images for a validation curve")
     loss_fn = _objective(cfg)
     dev = training.select_device(device)
 
@@ -125,7 +132,7 @@ def train_mapper(
         return {k: v[pick] for k, v in train.items()}
 
     def val_fn(m: BrainCLIPMapper) -> float:
-        return float(loss_fn(m, {k: v.to(dev) for k, v in val.items()}))
+        return identification(m(val["x"].to(dev)).embedding, val["img"])
 
     torch.manual_seed(seed)
     return training.fit(

@@ -1,4 +1,4 @@
-"""What both fMRI notebooks share: the ridge baseline, batching, curves and per-case rows."""
+"""What both fMRI notebooks share: the ridge baseline, the validation score, batching and rows."""
 
 from __future__ import annotations
 
@@ -9,7 +9,21 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["Ridge", "fit_ridge", "rows_from_metrics", "sample_rows"]
+from mricompendium.metrics import retrieval
+
+__all__ = ["Ridge", "fit_ridge", "identification", "rows_from_metrics", "sample_rows"]
+
+
+def identification(decoded: Any, target: Any) -> float:
+    """The validation score both sides of a comparison are judged by: fMRI-to-image
+    identification, the share of the other validation images whose embedding the decoded one is
+    less similar to than the seen image's (mean over images; chance 0.5; retrieval top-1 among 2).
+
+    One score for every model, whatever its loss (a loss-valued curve would compare objectives,
+    not decoders), and smoother than top-1 among a few dozen validation images, where one image
+    moves the score by several points.
+    """
+    return float(retrieval.image_retrieval(decoded, target, n_candidates=2).mean())
 
 
 @dataclasses.dataclass
