@@ -103,6 +103,8 @@ def test_the_simulator_refuses_a_bank_that_carries_embeddings(noise):
     with pytest.raises(TypeError, match="Stimuli"):
         simulate_trials(subj, bank, np.arange(20), SIM, noise, seed=0)
     assert {f.name for f in dataclasses.fields(Stimuli)} == {"scenes", "images", "features"}
+    with pytest.raises(ValueError, match="real images"):
+        dataclasses.replace(bank, scenes=None).stimuli  # noqa: B018 (the property raises)
 
 
 @pytest.mark.parametrize("module", GENERATOR)
