@@ -67,7 +67,8 @@ def _describe_shape(mask: np.ndarray) -> list[float]:
     filled = ndimage.binary_fill_holes(mask)
     area, full = float(mask.sum()), float(filled.sum())
     pts = np.argwhere(filled).astype(np.float64)
-    hull = spatial.ConvexHull(pts).volume + 0.5 * len(pts) ** 0.5  # pixel centres, half a rim
+    hull = spatial.ConvexHull(pts)
+    hull_area = hull.volume + 0.5 * hull.area + np.pi / 4  # the hull of whole pixels, not centres
     cov = np.cov(pts.T)
     lo, hi = np.linalg.eigvalsh(cov)
     edge = mask & ~ndimage.binary_erosion(mask)
@@ -75,7 +76,7 @@ def _describe_shape(mask: np.ndarray) -> list[float]:
     spectrum = np.abs(np.fft.rfft(profile / profile.mean())) / len(profile)
     return [
         area / (np.pi / 4 * mask.shape[0] ** 2),
-        full / hull,
+        full / hull_area,
         (full - area) / full,
         1.0 - np.sqrt(lo / hi),
         float(edge.sum()) ** 2 / (4 * np.pi * area),
