@@ -152,6 +152,11 @@ def save_checkpoint(
     return Path(path)
 
 
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return (text.splitlines()[0] if text else type(err).__name__)[:160]
+
+
 def read_checkpoint(path: str | os.PathLike[str], map_location: Any = "cpu") -> dict[str, Any]:
     """Load a checkpoint with ``weights_only=True``.
 
@@ -167,14 +172,14 @@ def read_checkpoint(path: str | os.PathLike[str], map_location: Any = "cpu") -> 
         state = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
         found = re.search(r"GLOBAL ([\w.]+)", str(err))
-        what = found.group(1) if found else "an object weights_only=True does not load"
-        raise CheckpointError(
-            f"{path}: refused: it holds a pickled object ({what}), not only tensors and plain "
-            "containers"
-        ) from None
+        if found:
+            raise CheckpointError(
+                f"{path}: refused: it holds a pickled object ({found.group(1)}), not only "
+                "tensors and plain containers"
+            ) from None
+        raise CheckpointError(f"{path}: not a readable checkpoint ({_first_line(err)})") from None
     except (RuntimeError, EOFError) as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise CheckpointError(f"{path}: not a readable checkpoint ({first[:160]})") from None
+        raise CheckpointError(f"{path}: not a readable checkpoint ({_first_line(err)})") from None
     if not isinstance(state, dict) or "model" not in state or "step" not in state:
         raise CheckpointError(f"{path} is not a checkpoint written by save_checkpoint")
     return state

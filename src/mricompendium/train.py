@@ -49,6 +49,7 @@ __all__ = [
     "Job",
     "Plan",
     "capture_fit",
+    "check_config",
     "job_dir",
     "load_trained",
     "main",
@@ -192,6 +193,17 @@ def _fit_options(call: FitCall) -> tuple[dict[str, Any], list[int]]:
     return {"steps": steps, **kw}, sorted({*map(int, on_step), steps})
 
 
+def check_config(model: nn.Module, config: Mapping[str, Any]) -> None:
+    """Raise unless ``config`` rebuilds ``model``'s architecture (same state keys and shapes)."""
+    rebuilt = checkpoints.build_model(config).state_dict()
+    ours = model.state_dict()
+    diff = sorted(set(ours) ^ set(rebuilt)) or [
+        k for k in ours if tuple(ours[k].shape) != tuple(rebuilt[k].shape)
+    ]
+    if diff:
+        raise ValueError(f"config {config.get('factory')} does not rebuild the model: {diff[:3]}")
+
+
 def _write_curve(path: Path, job: Job, hist: training.History) -> None:
     from mricompendium.claims import Curve
 
@@ -211,6 +223,7 @@ def run_job(
         shutil.rmtree(folder, ignore_errors=True)
     distributed.barrier()
     call = job.setup()
+    check_config(call.model, job.config)
     options, keep = _fit_options(call)
     steps = options["steps"]
     meta = {"notebook": plan.nb_id, "method": job.method, "seed": job.seed,
