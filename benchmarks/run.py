@@ -217,13 +217,42 @@ def varnet_rows() -> list[dict]:
 
 
 def ssim_rows() -> list[dict]:
-    from ssim import benchmark
+    """Ours against fastmri.evaluate.ssim in fresh processes without the OpenBLAS overrides,
+    with OMP_NUM_THREADS=1 and unset (``benchmarks/ssim.py``)."""
+    from ssim import UNSET_FOR_REFERENCE, subprocess_rows
 
+    unset = " and ".join(UNSET_FOR_REFERENCE)
     return [
-        _row(f"SSIM {r['shape']}: ours / fastmri.evaluate.ssim", r["ratio"], "ratio",
-             f"medians of 15 interleaved runs, float64, |diff| {r['abs_diff']:.1e}")
-        for r in benchmark()
+        _row(f"SSIM {r['shape']}: ours / fastmri.evaluate.ssim "
+             f"(OMP_NUM_THREADS={r['omp_num_threads']})", r["ratio"], "ratio",
+             f"medians of 15 interleaved runs, float64, torch threads {r['threads']}, {unset} "
+             f"unset, |diff| {r['abs_diff']:.1e}")
+        for r in subprocess_rows()
     ]  # fmt: skip
+
+
+def blas_info() -> list[dict]:
+    """The BLAS/OpenMP libraries loaded (threadpoolctl), after numpy, scipy and torch."""
+    import scipy.ndimage  # noqa: F401
+    from threadpoolctl import threadpool_info
+
+    keep = ("user_api", "internal_api", "version", "architecture", "num_threads",
+            "threading_layer")  # fmt: skip
+    return [{k: i.get(k) for k in keep} | {"library": Path(i["filepath"]).name}
+            for i in threadpool_info()]  # fmt: skip
+
+
+def blas_rows() -> list[dict]:
+    """One row per BLAS library in use: its kernel (architecture) and threads."""
+    rows = []
+    for i in blas_info():
+        if i["user_api"] != "blas":
+            continue
+        env = {k: os.environ.get(k, "unset") for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
+        note = (f"{i['internal_api']} {i['version']}, kernel {i['architecture']}, "
+                f"{i['library']}; " + ", ".join(f"{k}={v}" for k, v in env.items()))  # fmt: skip
+        rows.append(_row(f"BLAS in use: {i['internal_api']}", i["num_threads"], "threads", note))
+    return rows
 
 
 def registration_rows() -> list[dict]:
@@ -327,7 +356,9 @@ def main() -> int:
         {
             "command": "python benchmarks/run.py " + " ".join(sys.argv[1:]),
             "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-            f"torch {torch.__version__} ({torch.get_num_threads()} threads)",
+            f"torch {torch.__version__} ({torch.get_num_threads()} threads, "
+            f"{torch.backends.cpu.get_cpu_capability()} kernels)",
+            "blas": blas_info(),
             "rows": rows,
         },
     )

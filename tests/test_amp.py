@@ -67,3 +67,15 @@ def test_fit_in_bf16_on_cpu_autocasts_and_learns():
     with pytest.raises(ValueError, match="not both"):
         training.fit(model, batch_fn, loss_fn, steps=1, device="cpu", precision="fp32",
                      amp=False, progress=False)  # fmt: skip
+
+
+def test_contrastive_losses_keep_fp32_similarities_under_bf16_autocast():
+    from mricompendium.models.fmri.losses import CLIPLoss, SoftCLIPLoss
+
+    g = torch.Generator().manual_seed(0)
+    pred, target = torch.randn(8, 32, generator=g), torch.randn(8, 32, generator=g)
+    for loss in (CLIPLoss(0.05), SoftCLIPLoss(0.05)):
+        ref = loss(pred, target)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            got = loss(pred, target)
+        assert torch.isfinite(got) and torch.equal(got, ref)  # in bf16 t.t = 1 rounds to 0.996

@@ -143,12 +143,17 @@ class Job:
 
 @dataclasses.dataclass
 class Plan:
-    """A notebook's training set-up: its jobs and the data they train on."""
+    """A notebook's training set-up: its jobs and the data they train on.
+
+    ``context`` holds the data objects the plan built (for an evaluation beside training, e.g.
+    ``benchmarks/precision.py``); nothing in it is written anywhere.
+    """
 
     nb_id: str
     jobs: list[Job]
     data_fingerprint: str | None
     description: str = ""
+    context: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 def job_dir(root: str | Path, method: str, seed: int) -> Path:

@@ -235,8 +235,9 @@ def brainclip(p: dict[str, Any], device: torch.device) -> Plan:
                       "kwargs": {**kwargs, "seed": s}}  # fmt: skip
             jobs.append(_job(method, s, call, config, val_metric="val loss",
                              higher_is_better=False))  # fmt: skip
+    context = {"study": study, "embedding": embedding}
     return Plan("brainclip", jobs, _fingerprint("simulated", study.description),
-                study.description)  # fmt: skip
+                study.description, context)  # fmt: skip
 
 
 def mri2speech(p: dict[str, Any], device: torch.device) -> Plan:
