@@ -6,7 +6,10 @@ Measures (wall time on this machine; run on a quiet machine):
 - SENSE forward+adjoint and radial NUFFT forward+adjoint against SigPy's linops on the same data,
 - our L1-wavelet CS against ``sigpy.mri.app.L1WaveletRecon`` (SSIM and time, same slices),
 - our E2E-VarNet forward time against ``fastmri.models.VarNet`` (same weights and input),
-- our SSIM against ``fastmri.evaluate.ssim`` (``benchmarks/ssim.py``).
+- our SSIM against ``fastmri.evaluate.ssim`` (``benchmarks/ssim.py``, in fresh processes without
+  ``OPENBLAS_CORETYPE``/``OPENBLAS_L2_SIZE``, with ``OMP_NUM_THREADS=1`` and unset),
+- fp32 against bf16 autocast per family (``benchmarks/precision.py``),
+- the BLAS library and kernel in use (threadpoolctl), also in the JSON's ``blas``.
 
 Usage: ``python benchmarks/run.py [--skip-notebooks] [--params-size] [--ids a,b]``.
 """
@@ -231,6 +234,14 @@ def ssim_rows() -> list[dict]:
     ]  # fmt: skip
 
 
+def precision_rows() -> list[dict]:
+    """fp32 vs bf16 autocast per family: step time and the metric at equal steps
+    (``benchmarks/precision.py``)."""
+    from precision import rows
+
+    return [_row(r["name"], r["value"], r["unit"], r["note"]) for r in rows()]
+
+
 def blas_info() -> list[dict]:
     """The BLAS/OpenMP libraries loaded (threadpoolctl), after numpy, scipy and torch."""
     import scipy.ndimage  # noqa: F401
@@ -347,6 +358,7 @@ def main() -> int:
     rows.append(dvc_noop_row())
     rows += operator_rows() + cs_rows() + varnet_rows() + ssim_rows()
     rows += registration_rows() + segmentation_rows() + family_rows()
+    rows += precision_rows() + blas_rows()
     out = paths.REPORTS / "benchmarks.json"
     old = json.loads(out.read_text()) if out.exists() else {}
     if args.skip_notebooks:  # keep the notebook rows of the last full run

@@ -14,9 +14,10 @@ def test_resolve_precision_on_cpu(monkeypatch):
     assert amp.resolve_precision("fp32", cpu) == "fp32"
     assert amp.resolve_precision("bf16", cpu) == "bf16"
     monkeypatch.setattr(amp, "cpu_has_bf16", lambda: True)
-    assert amp.resolve_precision("auto", cpu) == "bf16"
+    assert amp.resolve_precision("auto", cpu) == "fp32"  # unless bf16 is faster for the model
+    assert amp.resolve_precision("auto", cpu, cpu_bf16=True) == "bf16"
     monkeypatch.setattr(amp, "cpu_has_bf16", lambda: False)
-    assert amp.resolve_precision("auto", cpu) == "fp32"
+    assert amp.resolve_precision("auto", cpu, cpu_bf16=True) == "fp32"
     with pytest.raises(ValueError, match="CUDA"):
         amp.resolve_precision("fp16", cpu)
     with pytest.raises(ValueError, match="one of"):

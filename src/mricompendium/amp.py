@@ -3,10 +3,12 @@
 - ``fp32``: no autocast.
 - ``bf16``: ``torch.autocast`` to bfloat16 (CUDA with bf16 support, or a CPU); no loss scaling.
 - ``fp16``: ``torch.autocast`` to float16 with a ``GradScaler`` (CUDA only).
-- ``auto``: on CUDA bf16 where the GPU supports it, else fp16; on a CPU bf16 where the CPU has
-  bfloat16 units (AVX512-BF16 or AMX, where bf16 convolutions and matrix products are faster
-  than fp32: ``make bench`` measures it per family) and fp32 elsewhere (without them bf16 is
-  emulated and slower).
+- ``auto``: on CUDA bf16 where the GPU supports it, else fp16. On a CPU fp32, unless the caller
+  says bf16 is faster for its model (``cpu_bf16=True``) and the CPU has bfloat16 units
+  (AVX512-BF16 or AMX; without them bf16 is emulated and slower). Whether it is faster depends
+  on the model: ``make bench`` measured (``benchmarks/precision.py``) 2.5x for a 2D Swin UNETR
+  and 1.1x for CIRIM, but 0.8-0.9x for BrainCLIP's MLP mapper and MRI2Mel (autocast's casts
+  cost more than small matrix products gain); the training plans say so per notebook.
 
 Fourier transforms and data consistency stay in fp32 under every setting
 (:mod:`mricompendium.physics.precision`).
@@ -48,8 +50,11 @@ def cpu_has_bf16() -> bool:
         return False
 
 
-def resolve_precision(spec: str, device: torch.device | str) -> str:
+def resolve_precision(spec: str, device: torch.device | str, *, cpu_bf16: bool = False) -> str:
     """The precision ``spec`` means on ``device``: ``"fp32"``, ``"bf16"`` or ``"fp16"``.
+
+    ``cpu_bf16``: for ``auto`` on a CPU, bf16 is faster for this model (where the CPU has bf16
+    units).
 
     Raises:
         ValueError: an unknown ``spec``; ``fp16`` on a CPU; ``bf16`` on a GPU without it.
@@ -61,7 +66,7 @@ def resolve_precision(spec: str, device: torch.device | str) -> str:
     if spec == "auto":
         if cuda:
             return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-        return "bf16" if device.type == "cpu" and cpu_has_bf16() else "fp32"
+        return "bf16" if cpu_bf16 and device.type == "cpu" and cpu_has_bf16() else "fp32"
     if spec == "fp16" and not cuda:
         raise ValueError(f"precision fp16 needs a CUDA device (got {device}); use bf16 or fp32")
     if spec == "bf16" and cuda and not torch.cuda.is_bf16_supported():

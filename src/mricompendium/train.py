@@ -40,7 +40,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from mricompendium import checkpoints, distributed, paths, training
+from mricompendium import amp, checkpoints, distributed, paths, training
 from mricompendium.io import atomic_write_json
 
 __all__ = [
@@ -145,6 +145,8 @@ class Job:
 class Plan:
     """A notebook's training set-up: its jobs and the data they train on.
 
+    ``cpu_bf16``: bf16 autocast is faster than fp32 for these models on a CPU with bf16 units
+    (measured by ``benchmarks/precision.py``), so ``--precision auto`` picks it there.
     ``context`` holds the data objects the plan built (for an evaluation beside training, e.g.
     ``benchmarks/precision.py``); nothing in it is written anywhere.
     """
@@ -154,6 +156,7 @@ class Plan:
     data_fingerprint: str | None
     description: str = ""
     context: dict[str, Any] = dataclasses.field(default_factory=dict)
+    cpu_bf16: bool = False
 
 
 def job_dir(root: str | Path, method: str, seed: int) -> Path:
@@ -266,6 +269,7 @@ def run_plan(
     """Train every job of ``plan`` (those ``only`` names: ``method`` or ``method:seed``) into
     ``root`` and write ``plan.json`` there (rank 0); returns its content."""
     root = Path(root)
+    precision = amp.resolve_precision(precision, device, cpu_bf16=plan.cpu_bf16)
     picked = [
         j for j in plan.jobs if not only or j.method in only or f"{j.method}:{j.seed}" in only
     ]
