@@ -262,7 +262,8 @@ def blas_rows() -> list[dict]:
         env = {k: os.environ.get(k, "unset") for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
         note = (f"{i['internal_api']} {i['version']}, kernel {i['architecture']}, "
                 f"{i['library']}; " + ", ".join(f"{k}={v}" for k, v in env.items()))  # fmt: skip
-        rows.append(_row(f"BLAS in use: {i['internal_api']}", i["num_threads"], "threads", note))
+        name = f"BLAS in use: {i['internal_api']} {i['version']}"
+        rows.append(_row(name, i["num_threads"], "threads", note))
     return rows
 
 
