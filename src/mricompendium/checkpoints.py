@@ -24,6 +24,7 @@ import os
 import pickle
 import random
 import re
+import shutil
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,9 @@ __all__ = [
     "CheckpointError",
     "build_model",
     "get_rng_state",
+    "keep",
+    "kept_path",
+    "load_checkpoint",
     "read_checkpoint",
     "restore",
     "save_checkpoint",
@@ -215,3 +219,33 @@ def build_model(config: Mapping[str, Any]) -> nn.Module:
     except (ImportError, AttributeError) as err:
         raise CheckpointError(f"factory {factory!r} not found: {err}") from None
     return func(**dict(config.get("kwargs") or {}))
+
+
+def load_checkpoint(
+    path: str | os.PathLike[str],
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer | None = None,
+    *,
+    scheduler: Any | None = None,
+    scaler: Any | None = None,
+    map_location: str | torch.device = "cpu",
+) -> int:
+    """Restore state saved by :func:`save_checkpoint` (``weights_only=True``); return its step."""
+    state = read_checkpoint(path, map_location)
+    return restore(state, model, optimizer=optimizer, scheduler=scheduler, scaler=scaler)
+
+
+def kept_path(checkpoint: str | os.PathLike[str], step: int) -> Path:
+    """Where the checkpoint kept at ``step`` lies beside ``checkpoint``: ``step-0000100.pt``."""
+    return Path(checkpoint).with_name(f"step-{int(step):07d}{Path(checkpoint).suffix or '.pt'}")
+
+
+def keep(ckpt: Path, step: int) -> None:
+    """Keep the checkpoint ``ckpt`` just written as ``step-<step>.pt`` beside it (a hard link
+    where the file system allows, else a copy)."""
+    kept = kept_path(ckpt, step)
+    kept.unlink(missing_ok=True)
+    try:
+        os.link(ckpt, kept)
+    except OSError:
+        shutil.copyfile(ckpt, kept)

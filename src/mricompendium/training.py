@@ -35,7 +35,6 @@ import dataclasses
 import logging
 import os
 import random
-import shutil
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -49,7 +48,7 @@ from mricompendium import amp as amp_
 from mricompendium import batches as batches_
 from mricompendium import checkpoints, distributed
 from mricompendium.batches import step_generator, to_device
-from mricompendium.checkpoints import save_checkpoint
+from mricompendium.checkpoints import kept_path, load_checkpoint, save_checkpoint
 
 __all__ = [
     "History",
@@ -147,27 +146,6 @@ class History:
             return float("nan")
         k = max(1, len(self.losses) // 10)
         return float(np.mean(self.losses[-k:]))
-
-
-def load_checkpoint(
-    path: str | os.PathLike[str],
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer | None = None,
-    *,
-    scheduler: Any | None = None,
-    scaler: Any | None = None,
-    map_location: str | torch.device = "cpu",
-) -> int:
-    """Restore state saved by :func:`save_checkpoint` (``weights_only=True``); return its step."""
-    state = checkpoints.read_checkpoint(path, map_location)
-    return checkpoints.restore(
-        state, model, optimizer=optimizer, scheduler=scheduler, scaler=scaler
-    )
-
-
-def kept_path(checkpoint: str | os.PathLike[str], step: int) -> Path:
-    """Where the checkpoint kept at ``step`` lies beside ``checkpoint``: ``step-0000100.pt``."""
-    return Path(checkpoint).with_name(f"step-{int(step):07d}{Path(checkpoint).suffix or '.pt'}")
 
 
 def _make_optimizer(model: nn.Module, name: str, lr: float, weight_decay: float):
@@ -338,16 +316,6 @@ def _setup(model, lr, weight_decay, optimizer, device, precision, amp, scheduler
     return dev, prec, opt, sched, amp_.grad_scaler(dev, prec)
 
 
-def _keep(ckpt: Path, step: int) -> None:
-    """Keep the checkpoint just written as ``step-<step>.pt`` (a hard link where possible)."""
-    kept = kept_path(ckpt, step)
-    kept.unlink(missing_ok=True)
-    try:
-        os.link(ckpt, kept)
-    except OSError:
-        shutil.copyfile(ckpt, kept)
-
-
 def fit(
     model: nn.Module,
     batches: BatchFn | Iterable[Any],
@@ -454,7 +422,7 @@ def fit(
         if main and save_now:
             run.save(ckpt, done, losses, val_steps, val)
             if done in keep:
-                _keep(ckpt, done)
+                checkpoints.keep(ckpt, done)
         if main and on_step and done in on_step:
             snapshots[done] = _inspect(model, on_step[done])
         bar.update(1)
