@@ -39,6 +39,8 @@ data: setup
 # notebook stage (a temporary copy of the repository with the ignored data copied in), run by
 # `dvc exp run --run-all --jobs`, their results merged into the work tree (git merge --squash of
 # the experiments' branches), then verdicts and report by `dvc repro`. Needs a clean work tree.
+# PYTHONPATH=src: each queued run imports the package from its own copy (a relative path, resolved
+# in the copy), not from the work tree the editable install points at.
 # FORCE=1: rerun every stage (dvc repro -f / dvc exp run -f), e.g. to time a full run.
 PROFILE ?=
 JOBS ?= 1
@@ -66,7 +68,10 @@ else
 	    $(PROFILE_ARGS) $$id \
 	    || exit 1; \
 	done; \
-	$(VENV)/bin/dvc exp run --run-all --jobs $(JOBS) || exit 1; \
+	PYTHONPATH=src$${PYTHONPATH:+:$$PYTHONPATH} $(VENV)/bin/dvc exp run --run-all --jobs $(JOBS) \
+	  || exit 1; \
+	if $(VENV)/bin/dvc queue status | grep -E -- "-$$stamp +.*Failed"; then \
+	  echo "failed (dvc queue logs <name> shows why); nothing merged"; exit 1; fi; \
 	for id in $(NOTEBOOK_IDS); do \
 	  $(VENV)/bin/dvc exp branch "$$id-$$stamp" "exp-$$id-$$stamp" >/dev/null || exit 1; \
 	done; \
