@@ -33,8 +33,52 @@ data: setup
 	$(PY) -m mricompendium.data.fmri.build --out data/fmri
 	$(PY) -m mricompendium.data.rtmri.build --preset ci --if-changed
 
+# make repro PROFILE=gpu: params.<PROFILE>.yaml over params.yaml, as a DVC experiment
+# (dvc exp run -S ++section.key=value ..., recorded by `dvc exp show`; params.yaml then holds it).
+# make repro JOBS=2: notebooks at once through DVC's experiment queue: one queued experiment per
+# notebook stage (a temporary copy of the repository with the ignored data copied in), run by
+# `dvc exp run --run-all --jobs`, their results merged into the work tree (git merge --squash of
+# the experiments' branches), then verdicts and report by `dvc repro`. Needs a clean work tree.
+# PYTHONPATH=src: each queued run imports the package from its own copy (a relative path, resolved
+# in the copy), not from the work tree the editable install points at.
+# FORCE=1: rerun every stage (dvc repro -f / dvc exp run -f), e.g. to time a full run.
+PROFILE ?=
+JOBS ?= 1
+FORCE ?=
+DVC_FORCE := $(if $(FORCE),-f,)
+NOTEBOOK_IDS := $(sort $(notdir $(basename $(wildcard notebooks/*/*.ipynb))))
+QUEUE_COPY := -C data/embedded -C data/fmri -C data/rtmri/ci
+PROFILE_ARGS = $(if $(PROFILE),$$($(PY) -m mricompendium.profiles $(PROFILE) --shell),)
+
 repro: setup data
+ifneq ($(PROFILE),)
+	$(PY) -m mricompendium.profiles $(PROFILE) --check
+endif
+ifeq ($(JOBS),1)
+ifeq ($(PROFILE),)
+	$(VENV)/bin/dvc repro $(DVC_FORCE)
+else
+	eval $(VENV)/bin/dvc exp run $(DVC_FORCE) -n $(PROFILE)-$$(date +%Y%m%d-%H%M%S) $(PROFILE_ARGS)
+endif
+else
+	git diff --quiet HEAD -- || { echo "make repro JOBS=$(JOBS): commit or stash first"; exit 1; }
+	stamp=$$(date +%Y%m%d-%H%M%S); \
+	for id in $(NOTEBOOK_IDS); do \
+	  eval $(VENV)/bin/dvc exp run --queue $(DVC_FORCE) -n "$$id-$$stamp" $(QUEUE_COPY) \
+	    $(PROFILE_ARGS) $$id \
+	    || exit 1; \
+	done; \
+	PYTHONPATH=src$${PYTHONPATH:+:$$PYTHONPATH} $(VENV)/bin/dvc exp run --run-all --jobs $(JOBS) \
+	  || exit 1; \
+	if $(VENV)/bin/dvc queue status | grep -E -- "-$$stamp +.*Failed"; then \
+	  echo "failed (dvc queue logs <name> shows why); nothing merged"; exit 1; fi; \
+	for id in $(NOTEBOOK_IDS); do \
+	  $(VENV)/bin/dvc exp branch "$$id-$$stamp" "exp-$$id-$$stamp" >/dev/null || exit 1; \
+	done; \
+	git merge --squash $$(for id in $(NOTEBOOK_IDS); do echo "exp-$$id-$$stamp"; done) || exit 1; \
+	for id in $(NOTEBOOK_IDS); do git branch -q -D "exp-$$id-$$stamp"; done
 	$(VENV)/bin/dvc repro
+endif
 
 unit: setup
 	$(PY) -m pytest tests

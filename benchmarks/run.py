@@ -6,7 +6,10 @@ Measures (wall time on this machine; run on a quiet machine):
 - SENSE forward+adjoint and radial NUFFT forward+adjoint against SigPy's linops on the same data,
 - our L1-wavelet CS against ``sigpy.mri.app.L1WaveletRecon`` (SSIM and time, same slices),
 - our E2E-VarNet forward time against ``fastmri.models.VarNet`` (same weights and input),
-- our SSIM against ``fastmri.evaluate.ssim`` (``benchmarks/ssim.py``).
+- our SSIM against ``fastmri.evaluate.ssim`` (``benchmarks/ssim.py``, in fresh processes without
+  ``OPENBLAS_CORETYPE``/``OPENBLAS_L2_SIZE``, with ``OMP_NUM_THREADS=1`` and unset),
+- fp32 against bf16 autocast per family (``benchmarks/precision.py``),
+- the BLAS library and kernel in use (threadpoolctl), also in the JSON's ``blas``.
 
 Usage: ``python benchmarks/run.py [--skip-notebooks] [--params-size] [--ids a,b]``.
 """
@@ -217,13 +220,51 @@ def varnet_rows() -> list[dict]:
 
 
 def ssim_rows() -> list[dict]:
-    from ssim import benchmark
+    """Ours against fastmri.evaluate.ssim in fresh processes without the OpenBLAS overrides,
+    with OMP_NUM_THREADS=1 and unset (``benchmarks/ssim.py``)."""
+    from ssim import UNSET_FOR_REFERENCE, subprocess_rows
 
+    unset = " and ".join(UNSET_FOR_REFERENCE)
     return [
-        _row(f"SSIM {r['shape']}: ours / fastmri.evaluate.ssim", r["ratio"], "ratio",
-             f"medians of 15 interleaved runs, float64, |diff| {r['abs_diff']:.1e}")
-        for r in benchmark()
+        _row(f"SSIM {r['shape']}: ours / fastmri.evaluate.ssim "
+             f"(OMP_NUM_THREADS={r['omp_num_threads']})", r["ratio"], "ratio",
+             f"medians of 15 interleaved runs, float64, torch threads {r['threads']}, {unset} "
+             f"unset, |diff| {r['abs_diff']:.1e}")
+        for r in subprocess_rows()
     ]  # fmt: skip
+
+
+def precision_rows() -> list[dict]:
+    """fp32 vs bf16 autocast per family: step time and the metric at equal steps
+    (``benchmarks/precision.py``)."""
+    from precision import rows
+
+    return [_row(r["name"], r["value"], r["unit"], r["note"]) for r in rows()]
+
+
+def blas_info() -> list[dict]:
+    """The BLAS/OpenMP libraries loaded (threadpoolctl), after numpy, scipy and torch."""
+    import scipy.ndimage  # noqa: F401
+    from threadpoolctl import threadpool_info
+
+    keep = ("user_api", "internal_api", "version", "architecture", "num_threads",
+            "threading_layer")  # fmt: skip
+    return [{k: i.get(k) for k in keep} | {"library": Path(i["filepath"]).name}
+            for i in threadpool_info()]  # fmt: skip
+
+
+def blas_rows() -> list[dict]:
+    """One row per BLAS library in use: its kernel (architecture) and threads."""
+    rows = []
+    for i in blas_info():
+        if i["user_api"] != "blas":
+            continue
+        env = {k: os.environ.get(k, "unset") for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
+        note = (f"{i['internal_api']} {i['version']}, kernel {i['architecture']}, "
+                f"{i['library']}; " + ", ".join(f"{k}={v}" for k, v in env.items()))  # fmt: skip
+        name = f"BLAS in use: {i['internal_api']} {i['version']}"
+        rows.append(_row(name, i["num_threads"], "threads", note))
+    return rows
 
 
 def registration_rows() -> list[dict]:
@@ -318,6 +359,7 @@ def main() -> int:
     rows.append(dvc_noop_row())
     rows += operator_rows() + cs_rows() + varnet_rows() + ssim_rows()
     rows += registration_rows() + segmentation_rows() + family_rows()
+    rows += precision_rows() + blas_rows()
     out = paths.REPORTS / "benchmarks.json"
     old = json.loads(out.read_text()) if out.exists() else {}
     if args.skip_notebooks:  # keep the notebook rows of the last full run
@@ -327,7 +369,9 @@ def main() -> int:
         {
             "command": "python benchmarks/run.py " + " ".join(sys.argv[1:]),
             "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-            f"torch {torch.__version__} ({torch.get_num_threads()} threads)",
+            f"torch {torch.__version__} ({torch.get_num_threads()} threads, "
+            f"{torch.backends.cpu.get_cpu_capability()} kernels)",
+            "blas": blas_info(),
             "rows": rows,
         },
     )

@@ -174,3 +174,24 @@ def test_validation_history_and_step_callbacks():
     with pytest.raises(ValueError, match="on_step"):
         training.fit(model, [(x, y)], lambda m, b: m(b[0]).sum(), steps=3, device="cpu",
                      progress=False, on_step={7: print})  # fmt: skip
+
+
+def test_shards_accumulate_gradients_of_several_batches_per_step():
+    batches = [_batch_fn(i, torch.Generator().manual_seed(i)) for i in range(4)]
+    h = training.fit(_model(), batches, _mse, epochs=2, shards=2, device="cpu", progress=False)
+    assert h.steps == 4 and h.shards == 2 and len(h.losses) == 4
+    # one step on shards (a, b) = one step on the mean of their losses
+    a, b = batches[:2]
+    m1, m2 = _model(), _model()
+    training.fit(m1, [a, b], _mse, steps=1, shards=2, lr=0.1, optimizer="sgd", device="cpu",
+                 progress=False)  # fmt: skip
+
+    def mean_loss(model, batch):
+        return 0.5 * (_mse(model, batch[0]) + _mse(model, batch[1]))
+
+    training.fit(m2, [(a, b)], mean_loss, steps=1, lr=0.1, optimizer="sgd", device="cpu",
+                 progress=False)  # fmt: skip
+    for p1, p2 in zip(m1.parameters(), m2.parameters(), strict=True):
+        assert torch.allclose(p1, p2, rtol=0, atol=1e-7)
+    with pytest.raises(ValueError, match="multiple"):
+        training.fit(_model(), _batch_fn, _mse, steps=1, shards=0, device="cpu", progress=False)

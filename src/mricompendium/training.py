@@ -1,27 +1,42 @@
-"""The one training loop every notebook uses: device, seeds, AMP on GPU, checkpoints, progress.
+"""The one training loop every notebook and ``python -m mricompendium.train`` use.
 
 Batches come from either
 
-* a **batch function** ``batch_fn(step, generator) -> batch``: called once per step with a fresh
-  ``torch.Generator`` (CPU) seeded from ``(seed, step)``, so the batch at step ``k`` is the same
-  whether or not training was resumed; this suits on-the-fly simulation (k-space, masks, noise); or
+* a **batch function** ``batch_fn(step, generator) -> batch``: called with a fresh
+  ``torch.Generator`` (CPU) seeded from ``(seed, step, shard)``, so the batch at step ``k`` is the
+  same whether or not training was resumed, and whichever process computes it; this suits
+  on-the-fly simulation (k-space, masks, noise); or
 * an **iterable** of batches (a list, a ``DataLoader``): re-iterated each epoch.
 
 A batch is anything ``loss_fn(model, batch) -> scalar Tensor`` understands; tensors inside tuples,
-lists and dicts are moved to the device. The same code runs on CPU and CUDA; mixed precision
-(``torch.autocast`` + ``GradScaler``, float16) is used on CUDA only.
+lists and dicts are moved to the device. The same code runs on CPU and CUDA.
+
+**Shards and processes.** One optimisation step's global batch is ``shards`` batches (default:
+one per process); their gradients are averaged. In one process they are accumulated one after
+another; under ``torchrun`` each of ``N`` processes computes ``shards / N`` of them and
+``DistributedDataParallel`` all-reduces the gradients, so ``N`` processes and one process with
+``shards=N`` do the same step (``tests/test_distributed.py``). With ``shards > 1`` the global
+random state is reseeded per (step, shard) around each shard's loss, so dropout does not
+depend on how shards are spread over processes. Rank 0 logs, validates and writes checkpoints.
+
+**Precision** (:mod:`mricompendium.amp`): ``fp32``, ``bf16`` (autocast), ``fp16`` (autocast and
+a ``GradScaler``, CUDA only) or ``auto``; FFTs and data consistency stay in fp32.
+
+**Checkpoints** (:mod:`mricompendium.checkpoints`) hold the model, optimizer, scheduler, scaler
+and random states, the loss and validation curves so far, and optionally the model's
+constructor configuration and the data fingerprint; a resumed run continues bit for bit on a
+CPU.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-import importlib.util
-import itertools
 import logging
 import os
 import random
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -29,11 +44,16 @@ import numpy as np
 import torch
 from torch import nn
 
-from mricompendium.io import atomic_open
+from mricompendium import amp as amp_
+from mricompendium import batches as batches_
+from mricompendium import checkpoints, distributed
+from mricompendium.batches import step_generator, to_device
+from mricompendium.checkpoints import kept_path, load_checkpoint, save_checkpoint
 
 __all__ = [
     "History",
     "fit",
+    "kept_path",
     "load_checkpoint",
     "save_checkpoint",
     "seed_everything",
@@ -84,40 +104,25 @@ def seed_everything(seed: int, *, deterministic: bool = True) -> None:
         torch.backends.cudnn.benchmark = False
 
 
-def step_generator(seed: int, step: int) -> torch.Generator:
-    """A CPU generator for one step, independent of every other step's (seeded from both)."""
-    state = np.random.SeedSequence([int(seed) % 2**63, int(step)]).generate_state(2, np.uint64)
-    return torch.Generator().manual_seed(int(state[0] >> np.uint64(1)))
-
-
-def to_device(batch: Any, device: torch.device) -> Any:
-    """Move tensors inside (nested) tuples, lists and dicts to ``device``; leave the rest."""
-    if isinstance(batch, torch.Tensor):
-        return batch.to(device, non_blocking=True)
-    if isinstance(batch, dict):
-        return {k: to_device(v, device) for k, v in batch.items()}
-    if isinstance(batch, tuple) and hasattr(batch, "_fields"):  # namedtuple
-        return type(batch)(*(to_device(v, device) for v in batch))
-    if isinstance(batch, list | tuple):
-        return type(batch)(to_device(v, device) for v in batch)
-    return batch
-
-
 @dataclasses.dataclass
 class History:
     """What :func:`fit` did.
 
     Attributes:
-        losses: training loss per step, index = step (includes steps restored from a checkpoint).
+        losses: training loss per step, index = step (includes steps restored from a checkpoint);
+            under several processes, the mean over them.
         lrs: learning rate used at each step of this call.
         start_step: the step training started from (> 0 after a resume).
         steps: the total number of steps done.
         wall_s: wall time of this call in seconds.
         device: the device trained on.
-        amp: whether mixed precision was used.
-        val_steps: the steps after which ``val_fn`` ran (this call only).
+        amp: whether mixed precision (bf16 or fp16 autocast) was used.
+        val_steps: the steps after which ``val_fn`` ran (restored ones included after a resume).
         val: its values (the validation metric), one per entry of ``val_steps``.
-        snapshots: ``{step: value}`` returned by the ``on_step`` callbacks.
+        snapshots: ``{step: value}`` returned by the ``on_step`` callbacks (this call only).
+        precision: ``"fp32"``, ``"bf16"`` or ``"fp16"``.
+        world_size: processes that trained together.
+        shards: batches per optimisation step (over all processes).
     """
 
     losses: list[float]
@@ -130,6 +135,9 @@ class History:
     val_steps: list[int] = dataclasses.field(default_factory=list)
     val: list[float] = dataclasses.field(default_factory=list)
     snapshots: dict[int, Any] = dataclasses.field(default_factory=dict)
+    precision: str = "fp32"
+    world_size: int = 1
+    shards: int = 1
 
     @property
     def final_loss(self) -> float:
@@ -138,129 +146,6 @@ class History:
             return float("nan")
         k = max(1, len(self.losses) // 10)
         return float(np.mean(self.losses[-k:]))
-
-
-def save_checkpoint(
-    path: str | os.PathLike[str],
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer | None,
-    step: int,
-    *,
-    scheduler: Any | None = None,
-    scaler: Any | None = None,
-    losses: list[float] | None = None,
-) -> Path:
-    """Atomically save model and optimizer state (plus scheduler, scaler, losses) with ``step``."""
-    state: dict[str, Any] = {"step": int(step), "model": model.state_dict()}
-    if optimizer is not None:
-        state["optimizer"] = optimizer.state_dict()
-    if scheduler is not None:
-        state["scheduler"] = scheduler.state_dict()
-    if scaler is not None:
-        state["scaler"] = scaler.state_dict()
-    if losses is not None:
-        state["losses"] = torch.tensor(losses, dtype=torch.float64)
-    with atomic_open(path) as f:
-        torch.save(state, f)
-    return Path(path)
-
-
-def load_checkpoint(
-    path: str | os.PathLike[str],
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer | None = None,
-    *,
-    scheduler: Any | None = None,
-    scaler: Any | None = None,
-    map_location: str | torch.device = "cpu",
-) -> int:
-    """Restore state saved by :func:`save_checkpoint` (``weights_only=True``); return its step."""
-    state = _read_checkpoint(path, map_location)
-    _restore(state, model, optimizer=optimizer, scheduler=scheduler, scaler=scaler)
-    return int(state["step"])
-
-
-def _read_checkpoint(path: str | os.PathLike[str], map_location: Any) -> dict[str, Any]:
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint at {path}")
-    state = torch.load(path, map_location=map_location, weights_only=True)
-    if not isinstance(state, dict) or "model" not in state or "step" not in state:
-        raise ValueError(f"{path} is not a checkpoint written by save_checkpoint")
-    return state
-
-
-def _restore(state: dict[str, Any], model: nn.Module, **others: Any) -> None:
-    model.load_state_dict(state["model"])
-    for name, obj in others.items():
-        if obj is not None and name in state:
-            obj.load_state_dict(state[name])
-
-
-def _total_steps(batches: Any, steps: int | None, epochs: int | None) -> int:
-    if (steps is None) == (epochs is None):
-        raise ValueError("give exactly one of steps= or epochs=")
-    if steps is not None:
-        if steps < 0:
-            raise ValueError(f"steps must be >= 0, got {steps}")
-        return int(steps)
-    if epochs < 0:
-        raise ValueError(f"epochs must be >= 0, got {epochs}")
-    if callable(batches) or not hasattr(batches, "__len__"):
-        raise ValueError("epochs= needs an iterable of batches with a length; use steps=")
-    return int(epochs) * len(batches)
-
-
-def _batch_stream(batches: Any, start: int, seed: int) -> Iterator[Any]:
-    """Yield the batches for steps ``start, start + 1, ...``."""
-    if callable(batches) and not isinstance(batches, Iterable):
-        for step in itertools.count(start):
-            yield batches(step, step_generator(seed, step))
-        return
-    if not isinstance(batches, Iterable):
-        raise TypeError("batches must be a batch function (step, generator) or an iterable")
-    if iter(batches) is batches:  # a one-shot iterator (generator): a single pass
-        yield from batches
-        raise ValueError(
-            "the batch iterator ran out; pass a list, a DataLoader or a batch function"
-        )
-    skip = start
-    if hasattr(batches, "__len__") and len(batches) > 0:
-        skip = start % len(batches)  # whole epochs already done need not be replayed
-    while True:
-        empty = True
-        for batch in itertools.islice(iter(batches), skip, None):
-            empty = False
-            yield batch
-        if empty and skip == 0:
-            raise ValueError("batches is empty")
-        skip = 0
-
-
-def _widgets() -> bool:
-    """Whether tqdm's notebook bar can work (ipywidgets importable with its IProgress)."""
-    if importlib.util.find_spec("ipywidgets") is None:
-        return False
-    try:
-        from ipywidgets import IProgress  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-def _progress(total: int, initial: int, enabled: bool) -> Any:
-    if _widgets():
-        from tqdm.auto import tqdm
-    else:  # avoid tqdm.auto's "IProgress not found" warning in notebooks
-        from tqdm.std import tqdm
-    return tqdm(
-        total=total,
-        initial=initial,
-        disable=not enabled,
-        mininterval=2.0,
-        desc="train",
-        leave=False,
-    )
 
 
 def _make_optimizer(model: nn.Module, name: str, lr: float, weight_decay: float):
@@ -283,17 +168,39 @@ class _Run:
     scheduler: Any
     scaler: torch.amp.GradScaler
     device: torch.device
-    amp: bool
+    precision: str
     grad_clip: float | None
+    shards: int = 1
+    seed: int = 0
+    wrapped: nn.Module | None = None  # LossModule, under DDP with several processes
+    extra: dict[str, Any] = dataclasses.field(default_factory=dict)  # checkpoint contents
 
-    def step(self, batch: Any) -> torch.Tensor:
-        batch = to_device(batch, self.device)
+    def _shard_loss(self, step: int, shard: int, batch: Any) -> torch.Tensor:
+        rng = contextlib.nullcontext()
+        if self.shards > 1:  # dropout etc. follow (step, shard), not the process layout
+            cuda = [self.device.index or 0] if self.device.type == "cuda" else []
+            rng = torch.random.fork_rng(devices=cuda, device_type=self.device.type)
+        with rng:
+            if self.shards > 1:
+                torch.manual_seed(batches_.shard_seed(self.seed, step, shard))
+            with amp_.autocast(self.device, self.precision):
+                loss = self.wrapped(batch)
+            if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
+                raise TypeError("loss_fn must return a scalar tensor")
+            return loss
+
+    def step(self, step: int, shard_batches: list[tuple[int, Any]]) -> torch.Tensor:
         self.optimizer.zero_grad(set_to_none=True)
-        with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.amp):
-            loss = self.loss_fn(self.model, batch)
-        if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
-            raise TypeError("loss_fn must return a scalar tensor")
-        self.scaler.scale(loss).backward()
+        local = len(shard_batches)
+        total = None
+        for i, (shard, batch) in enumerate(shard_batches):
+            batch = batches_.to_device(batch, self.device)
+            defer = i < local - 1 and hasattr(self.wrapped, "no_sync")
+            with self.wrapped.no_sync() if defer else contextlib.nullcontext():
+                loss = self._shard_loss(step, shard, batch)
+                self.scaler.scale(loss if local == 1 else loss / local).backward()
+            value = loss.detach().float().reshape(())
+            total = value if total is None else total + value
         if self.grad_clip is not None:
             self.scaler.unscale_(self.optimizer)
             nn.utils.clip_grad_norm_(self.model.parameters(), self.grad_clip)
@@ -301,9 +208,9 @@ class _Run:
         self.scaler.update()
         if self.scheduler is not None:
             self.scheduler.step()
-        return loss.detach().float().reshape(())
+        return total if local == 1 else total / local
 
-    def save(self, path: Path, step: int, losses: list[float]) -> None:
+    def save(self, path: Path, step: int, losses: list[float], val_steps, val) -> None:
         save_checkpoint(
             path,
             self.model,
@@ -312,26 +219,36 @@ class _Run:
             scheduler=self.scheduler,
             scaler=self.scaler,
             losses=losses,
+            val_steps=val_steps,
+            val=val,
+            **self.extra,
         )
 
 
-def _resume(run: _Run, ckpt: Path | None) -> tuple[int, list[float]]:
-    """Restore ``run`` from ``ckpt`` if it exists: (step to start from, losses so far)."""
+def _resume(run: _Run, ckpt: Path | None) -> tuple[int, list[float], list[int], list[float]]:
+    """Restore ``run`` from ``ckpt`` if it exists: (start step, losses, val steps, val values)."""
     if ckpt is None or not ckpt.is_file():
-        return 0, []
-    state = _read_checkpoint(ckpt, run.device)
-    _restore(state, run.model, optimizer=run.optimizer, scheduler=run.scheduler, scaler=run.scaler)
-    start = int(state["step"])
-    logger.info("resumed from %s at step %d", ckpt, start)
+        return 0, [], [], []
+    state = checkpoints.read_checkpoint(ckpt, run.device)
+    start = checkpoints.restore(
+        state, run.model, rng=True, optimizer=run.optimizer, scheduler=run.scheduler,
+        scaler=run.scaler,
+    )  # fmt: skip
+    if distributed.world().main:
+        logger.info("resumed from %s at step %d", ckpt, start)
     losses = state.get("losses")
-    return start, [] if losses is None else losses.tolist()[:start]
+    vs, vv = state.get("val_steps"), state.get("val")
+    val_steps = [] if vs is None else [int(s) for s in vs.tolist() if s <= start]
+    val = [] if vv is None else vv.tolist()[: len(val_steps)]
+    return start, [] if losses is None else losses.tolist()[:start], val_steps, val
 
 
 def _flush(pending: list[torch.Tensor], losses: list[float], step: int) -> None:
-    """Move buffered losses to the host (one sync) and stop on a non-finite loss."""
+    """Move buffered losses to the host (one sync; averaged over processes) and stop on a
+    non-finite loss."""
     if not pending:
         return
-    values = torch.stack(pending).cpu().tolist()
+    values = distributed.all_reduce_mean(torch.stack(pending)).cpu().tolist()
     pending.clear()
     losses.extend(values)
     bad = [i for i, v in enumerate(values) if not np.isfinite(v)]
@@ -361,11 +278,34 @@ def _check_callbacks(val_fn, val_every, on_step, total):
             )
 
 
-def _setup(model, lr, weight_decay, optimizer, device, amp, scheduler, total):
+def _precision(precision: str | None, amp: bool | None, dev: torch.device) -> str:
+    """``precision`` resolved on ``dev``; without it, the older ``amp`` flag decides."""
+    if precision is not None:
+        if amp is not None:
+            raise ValueError("give precision= or amp=, not both")
+        return amp_.resolve_precision(precision, dev)
+    if amp and dev.type != "cuda":
+        raise ValueError("amp=True needs a CUDA device (use precision='bf16' on a CPU)")
+    return (
+        amp_.resolve_precision("auto", dev)
+        if (amp is None and dev.type == "cuda") or amp
+        else "fp32"
+    )
+
+
+def _shards(shards: int | None) -> tuple[int, list[int]]:
+    """(shards per step, this process's shards)."""
+    w = distributed.world()
+    n = w.size if shards is None else int(shards)
+    if n < 1 or n % w.size:
+        raise ValueError(f"shards ({n}) must be a positive multiple of the processes ({w.size})")
+    local = n // w.size
+    return n, list(range(w.rank * local, (w.rank + 1) * local))
+
+
+def _setup(model, lr, weight_decay, optimizer, device, precision, amp, scheduler, total):
     dev = select_device(device)
-    use_amp = dev.type == "cuda" if amp is None else bool(amp)
-    if use_amp and dev.type != "cuda":
-        raise ValueError("amp=True needs a CUDA device (mixed precision is CUDA-only here)")
+    prec = _precision(precision, amp, dev)
     if scheduler not in (None, "cosine"):
         raise ValueError(f"scheduler must be None or 'cosine', got {scheduler!r}")
     model.to(dev).train()
@@ -373,8 +313,7 @@ def _setup(model, lr, weight_decay, optimizer, device, amp, scheduler, total):
     sched = None
     if scheduler == "cosine":
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, total))
-    scaler = torch.amp.GradScaler(dev.type, enabled=use_amp)
-    return dev, use_amp, opt, sched, scaler
+    return dev, prec, opt, sched, amp_.grad_scaler(dev, prec)
 
 
 def fit(
@@ -388,11 +327,15 @@ def fit(
     weight_decay: float = 0.0,
     optimizer: Literal["adam", "adamw", "sgd"] = "adam",
     device: str | torch.device = "auto",
+    precision: Literal["auto", "fp32", "bf16", "fp16"] | None = None,
     amp: bool | None = None,
     grad_clip: float | None = None,
     scheduler: Literal["cosine"] | None = None,
+    shards: int | None = None,
     checkpoint: str | os.PathLike[str] | None = None,
     checkpoint_every: int | None = None,
+    keep_steps: Sequence[int] = (),
+    checkpoint_info: Mapping[str, Any] | None = None,
     resume: bool = False,
     seed: int = 0,
     progress: bool = True,
@@ -408,66 +351,85 @@ def fit(
         batches: ``batch_fn(step, generator) -> batch`` (needs ``steps``) or an iterable of batches.
         loss_fn: ``loss_fn(model, batch) -> scalar Tensor`` (batch already on ``device``).
         steps: number of optimisation steps in total (exactly one of ``steps``/``epochs``).
-        epochs: passes over an iterable with a length.
+        epochs: passes over an iterable with a length (``len * epochs / shards`` steps).
         lr: learning rate.
         weight_decay: weight decay of the optimizer.
         optimizer: ``"adam"``, ``"adamw"`` or ``"sgd"``.
         device: ``"auto"``, ``"cpu"``, ``"cuda"``... (see :func:`select_device`).
-        amp: float16 autocast + GradScaler; default on for CUDA, off on CPU (``True`` on CPU errs).
+        precision: ``"auto"``, ``"fp32"``, ``"bf16"`` or ``"fp16"`` (:mod:`mricompendium.amp`).
+            Default (``None``): ``amp`` decides.
+        amp: the older switch: ``None`` -> ``"auto"`` on CUDA and ``"fp32"`` on a CPU;
+            ``False`` -> ``"fp32"``; ``True`` -> ``"auto"`` (CUDA only).
         grad_clip: max gradient norm, or ``None``.
         scheduler: ``"cosine"`` (annealed to 0 over all steps) or ``None`` (constant).
-        checkpoint: file for model/optimizer/scheduler state, written at the end (and every
-            ``checkpoint_every`` steps).
+        shards: batches per step over all processes, a multiple of their number (default: one
+            per process); each process accumulates the gradients of its shards.
+        checkpoint: file for model/optimizer/scheduler/scaler/random state, written at the end
+            (and every ``checkpoint_every`` steps), by rank 0.
         checkpoint_every: steps between intermediate checkpoints.
+        keep_steps: steps whose checkpoint is kept beside ``checkpoint`` as ``step-<n>.pt``
+            (:func:`kept_path`), e.g. half and full budget.
+        checkpoint_info: stored in every checkpoint: ``config`` (the model's constructor
+            configuration), ``data_fingerprint``, ``meta`` (:func:`checkpoints.save_checkpoint`).
         resume: continue from ``checkpoint`` if it exists (a finished run returns at once).
         seed: seeds the per-step generators given to a batch function.
-        progress: show a tqdm bar (quiet: updated at most every 2 s).
+        progress: show a tqdm bar (quiet: updated at most every 2 s; rank 0 only).
         log_every: steps between loss log lines and host syncs (default: total / 10).
-        val_fn: ``val_fn(model) -> float``, the validation metric, called in eval mode without
-            gradients every ``val_every`` steps and after the last step (``History.val``).
+        val_fn: ``val_fn(model) -> float``, the validation metric, called (rank 0 only) in eval
+            mode without gradients every ``val_every`` steps and after the last step.
         val_every: steps between validations (default with a ``val_fn``: total / 10).
-        on_step: ``{step: fn(model)}`` called in eval mode without gradients after that step
-            (e.g. an evaluation at half budget); the results go to ``History.snapshots``.
+        on_step: ``{step: fn(model)}`` called (rank 0 only) in eval mode without gradients after
+            that step (e.g. an evaluation at half budget); results go to ``History.snapshots``.
 
     Returns:
         A :class:`History`.
     """
-    total = _total_steps(batches, steps, epochs)
+    n_shards, mine = _shards(shards)
+    total = batches_.total_steps(batches, steps, epochs, n_shards)
     _check_callbacks(val_fn, val_every, on_step, total)
-    dev, use_amp, opt, sched, scaler = _setup(
-        model, lr, weight_decay, optimizer, device, amp, scheduler, total
+    dev, prec, opt, sched, scaler = _setup(
+        model, lr, weight_decay, optimizer, device, precision, amp, scheduler, total
     )
-    run = _Run(model, loss_fn, opt, sched, scaler, dev, use_amp, grad_clip)
+    main = distributed.world().main
+    run = _Run(model, loss_fn, opt, sched, scaler, dev, prec, grad_clip, n_shards, seed,
+               extra=dict(checkpoint_info or {}))  # fmt: skip
     ckpt = Path(checkpoint) if checkpoint is not None else None
-    start, losses = _resume(run, ckpt) if resume else (0, [])
+    keep = {int(k) for k in keep_steps if 1 <= int(k) <= total}
+    start, losses, val_steps, val = _resume(run, ckpt) if resume else (0, [], [], [])
+    run.wrapped = distributed.wrap(model, loss_fn)  # after the restore: DDP broadcasts rank 0's
     every = log_every or max(1, total // 10)
     t0, lrs, pending = time.perf_counter(), [], []
     v_every = int(val_every or max(1, total // 10))
-    val_steps, val, snapshots = [], [], {}
-    bar = _progress(total, min(start, total), progress and start < total)
-    stream = _batch_stream(batches, start, seed) if start < total else iter(())
-    for step, batch in zip(range(start, total), stream, strict=False):
+    snapshots = {}
+    bar = batches_.progress_bar(total, min(start, total), progress and main and start < total)
+    stream = (
+        batches_.batch_stream(batches, start, seed, n_shards, mine) if start < total else iter(())
+    )
+    for step, shard_batches in zip(range(start, total), stream, strict=False):
         lrs.append(opt.param_groups[0]["lr"])
-        pending.append(run.step(batch))
+        pending.append(run.step(step, shard_batches))
         done = step + 1
-        save_now = ckpt is not None and bool(checkpoint_every) and done % checkpoint_every == 0
+        periodic = bool(checkpoint_every) and done % checkpoint_every == 0
+        save_now = ckpt is not None and (periodic or done in keep or done == total)
         if done % every == 0 or done == total or save_now:
             _flush(pending, losses, done)
             bar.set_postfix(loss=f"{losses[-1]:.4g}", refresh=False)
-        if done % every == 0 or done == total:
+        if main and (done % every == 0 or done == total):
             logger.info("step %d/%d loss %.4g", done, total, losses[-1])
-        if save_now and done < total:
-            run.save(ckpt, done, losses)
-        if val_fn is not None and (done % v_every == 0 or done == total):
+        if main and val_fn is not None and (done % v_every == 0 or done == total):
             val_steps.append(done)
             val.append(float(_inspect(model, val_fn)))
-        if on_step and done in on_step:
+        if main and save_now:
+            run.save(ckpt, done, losses, val_steps, val)
+            if done in keep:
+                checkpoints.keep(ckpt, done)
+        if main and on_step and done in on_step:
             snapshots[done] = _inspect(model, on_step[done])
         bar.update(1)
     bar.close()
-    if ckpt is not None and start < total:
-        run.save(ckpt, total, losses)
+    distributed.barrier()  # every process leaves with rank 0's checkpoint written
     wall = time.perf_counter() - t0
     return History(
-        losses, lrs, start, max(start, total), wall, str(dev), use_amp, val_steps, val, snapshots
-    )
+        losses, lrs, start, max(start, total), wall, str(dev), prec != "fp32", val_steps, val,
+        snapshots, prec, distributed.world().size, n_shards,
+    )  # fmt: skip

@@ -40,7 +40,7 @@ __all__ = [
 
 Protocol = Literal["fastmri_volume", "slice_normalised"]
 PROTOCOLS: tuple[str, ...] = ("fastmri_volume", "slice_normalised")
-_CHUNK_PIXELS = 1 << 15  # pixels per SSIM batch: window sums stay in cache, memory bounded
+_GRAIN = 32768  # PyTorch's elementwise grain size: smaller operations stay on one thread
 
 
 def _as_images(x: Any, name: str) -> torch.Tensor:
@@ -102,19 +102,52 @@ def _window_sums(a: torch.Tensor, win: int) -> torch.Tensor:
     return out
 
 
-def _ssim_map(x: torch.Tensor, y: torch.Tensor, rng: torch.Tensor, win: int, k1: float, k2: float):
-    """SSIM map over valid window positions: ``(n, H - win + 1, W - win + 1)``."""
-    stack = torch.stack((x, y, x * x, y * y, x * y), dim=1)  # (n, 5, H, W)
-    mu_x, mu_y, m_xx, m_yy, m_xy = (_window_sums(stack, win) / (win * win)).unbind(dim=1)
-    cov_norm = win * win / (win * win - 1.0)
-    var_x = cov_norm * (m_xx - mu_x * mu_x)
-    var_y = cov_norm * (m_yy - mu_y * mu_y)
-    cov_xy = cov_norm * (m_xy - mu_x * mu_y)
-    c1 = ((k1 * rng) ** 2).view(-1, 1, 1)
-    c2 = ((k2 * rng) ** 2).view(-1, 1, 1)
-    num = (2 * mu_x * mu_y + c1) * (2 * cov_xy + c2)
-    den = (mu_x**2 + mu_y**2 + c1) * (var_x + var_y + c2)
-    return num / den
+def _ssim_sum(
+    x: torch.Tensor, y: torch.Tensor, c1: torch.Tensor, c2: torch.Tensor, win: int,
+    mask: torch.Tensor | None,
+) -> torch.Tensor:  # fmt: skip
+    """Sum of the SSIM map (inside ``mask``) of each image of ``x``, ``y`` ``(b, h, w)``: ``(b,)``.
+
+    From the window sums ``S`` over ``n = win**2`` pixels, each factor of SSIM times ``n**2``
+    (which cancels): ``A1 = 2 Sx Sy + C1 n^2``, ``A2 = 2 c (n Sxy - Sx Sy) + C2 n^2``,
+    ``B1 = Sx^2 + Sy^2 + C1 n^2``, ``B2 = c (n (Sxx + Syy) - Sx^2 - Sy^2) + C2 n^2`` with the
+    sample-covariance factor ``c = n / (n - 1)``; SSIM = A1 A2 / (B1 B2). Computed in place:
+    no temporaries beyond the window sums.
+    """
+    n = float(win * win)
+    cov = n / (n - 1.0)
+    sx, sy = _window_sums(x, win), _window_sums(y, win)
+    s2 = _window_sums(x * x, win).add_(_window_sums(y * y, win))
+    sxy = _window_sums(x * y, win)
+    a1 = sx * sy
+    q = sx.mul_(sx).addcmul_(sy, sy)
+    c1n, c2n = c1 * (n * n), c2 * (n * n)
+    a2 = sxy.mul_(n).sub_(a1).mul_(2.0 * cov).add_(c2n)
+    a1.mul_(2.0).add_(c1n)
+    b2 = s2.mul_(n).sub_(q).mul_(cov).add_(c2n)
+    ssim_map = a1.mul_(a2).div_(q.add_(c1n).mul_(b2))
+    if mask is not None:
+        ssim_map.mul_(mask)
+    return ssim_map.sum(dim=(-2, -1))
+
+
+def _chunks(n: int, h: int, w: int, win: int, device: torch.device) -> list[tuple[slice, slice]]:
+    """(cases, input rows) of each piece SSIM is computed on.
+
+    On a CPU every piece holds at most :data:`_GRAIN` pixels: several small images, or a band of
+    rows of one large image (bands overlap by ``win - 1`` rows, so their window positions tile
+    the image's). Elementwise operations on fewer elements than PyTorch's grain size run on one
+    thread without OpenMP dispatch, and a piece's arrays stay in cache; the same numbers come
+    out whatever the thread count. On a GPU the whole batch is one piece.
+    """
+    if device.type != "cpu":
+        return [(slice(0, n), slice(0, h))]
+    if h * w <= _GRAIN:
+        step = max(1, _GRAIN // (h * w))
+        return [(slice(i, i + step), slice(0, h)) for i in range(0, n, step)]
+    band = max(win, _GRAIN // w)
+    rows = [slice(r, min(h, r + band)) for r in range(0, h - win + 1, band - win + 1)]
+    return [(slice(i, i + 1), r) for i in range(n) for r in rows]
 
 
 def ssim(
@@ -154,16 +187,16 @@ def ssim(
         empty = (m.sum(dim=(1, 2)) == 0).nonzero().flatten().tolist()
         if empty:
             raise ValueError(f"mask has no pixels away from the {r}-pixel border in cases {empty}")
-    out = []
-    step = max(1, _CHUNK_PIXELS // (h * w))
-    for i in range(0, n, step):
-        s = _ssim_map(p[i : i + step], t[i : i + step], rng[i : i + step], win_size, k1, k2)
-        if m is None:
-            out.append(s.mean(dim=(1, 2)))
-        else:
-            mi = m[i : i + step]
-            out.append((s * mi).sum(dim=(1, 2)) / mi.sum(dim=(1, 2)))
-    return torch.cat(out).cpu().numpy()
+    c1 = ((k1 * rng) ** 2).view(-1, 1, 1)
+    c2 = ((k2 * rng) ** 2).view(-1, 1, 1)
+    total = torch.zeros(n, dtype=torch.float64, device=p.device)
+    for cases, rows in _chunks(n, h, w, win_size, p.device):
+        out_rows = slice(rows.start, rows.stop - win_size + 1)
+        mi = None if m is None else m[cases, out_rows].to(p.dtype)
+        total[cases] += _ssim_sum(p[cases, rows], t[cases, rows], c1[cases], c2[cases],
+                                  win_size, mi)  # fmt: skip
+    count = (h - win_size + 1) * (w - win_size + 1) if m is None else m.sum(dim=(1, 2))
+    return (total / count).cpu().numpy()
 
 
 def _mse(p: torch.Tensor, t: torch.Tensor, m: torch.Tensor | None) -> torch.Tensor:

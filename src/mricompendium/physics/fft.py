@@ -12,6 +12,8 @@ import functools
 
 import torch
 
+from mricompendium.physics.precision import full_precision, upcast
+
 DIMS = (-2, -1)
 
 
@@ -24,6 +26,11 @@ def _checkerboard(h: int, w: int, dtype: torch.dtype, device: torch.device) -> t
 
 
 def _centred(x: torch.Tensor, transform) -> torch.Tensor:
+    with full_precision(x):  # no half-precision FFT under autocast (physics/precision.py)
+        return _centred_fp32(upcast(x), transform)
+
+
+def _centred_fp32(x: torch.Tensor, transform) -> torch.Tensor:
     h, w = x.shape[-2:]
     if h % 2 == 0 and w % 2 == 0:
         # For even sizes fftshift(F(ifftshift(x))) = s * c * F(c * x), c = (-1)^(i+j) and
@@ -55,8 +62,13 @@ def complex_to_channels(x: torch.Tensor) -> torch.Tensor:
 
 
 def channels_to_complex(x: torch.Tensor) -> torch.Tensor:
-    """Real ``(B, 2, H, W)`` -> complex ``(B, H, W)``; inverse of :func:`complex_to_channels`."""
+    """Real ``(B, 2, H, W)`` -> complex ``(B, H, W)``; inverse of :func:`complex_to_channels`.
+
+    Half-precision channels (a network's output under autocast) give single-precision complex
+    values: the data consistency and FFTs that follow stay in full precision.
+    """
     b, c, h, w = x.shape
     if c != 2:
         raise ValueError(f"expected 2 channels (real, imag), got {c}")
+    x = upcast(x)
     return torch.complex(x[:, 0], x[:, 1])

@@ -22,6 +22,8 @@ import warnings
 
 import torch
 
+from mricompendium.physics.precision import full_precision, upcast
+
 __all__ = [
     "KaiserBesselGrid",
     "RadialNufftOp",
@@ -175,6 +177,10 @@ class KaiserBesselGrid:
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Coil images ``(B, C, H, W)`` complex -> samples ``(B, C, K)``."""
+        with full_precision(x):  # the interpolation matmul stays in fp32 under autocast
+            return self._forward(upcast(x))
+
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
         b, c, h, w = x.shape
         fwd, _, deapod = self._operators(x.real.dtype, x.device)
         xd = x * deapod
@@ -188,6 +194,10 @@ class KaiserBesselGrid:
 
     def adjoint(self, y: torch.Tensor) -> torch.Tensor:
         """Samples ``(B, C, K)`` complex -> coil images ``(B, C, H, W)``."""
+        with full_precision(y):
+            return self._adjoint(upcast(y))
+
+    def _adjoint(self, y: torch.Tensor) -> torch.Tensor:
         b, c, k = y.shape
         _, adj, deapod = self._operators(y.real.dtype, y.device)
         cols = torch.view_as_real(y.reshape(b * c, k).T.contiguous()).reshape(k, 2 * b * c)

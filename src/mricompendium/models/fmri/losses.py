@@ -13,6 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from mricompendium.physics.precision import full_precision
+
 __all__ = ["CLIPLoss", "MindEye2Loss", "SoftCLIPLoss"]
 
 
@@ -34,7 +36,10 @@ class CLIPLoss(nn.Module):
         self.temperature = temperature
 
     def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        p, t = _normalise(pred), _normalise(target)
+        with full_precision(pred):  # fp32 similarities under autocast (bf16: 1.0 -> 0.996)
+            return self._loss(_normalise(pred), _normalise(target))
+
+    def _loss(self, p: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         logits = p @ t.T / self.temperature
         same = (t @ t.T > 1.0 - 1e-5).float()
         soft = same / same.sum(1, keepdim=True)
@@ -52,7 +57,10 @@ class SoftCLIPLoss(nn.Module):
         self.temperature = temperature
 
     def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        p, t = _normalise(pred), _normalise(target)
+        with full_precision(pred):  # fp32 similarities under autocast
+            return self._loss(_normalise(pred), _normalise(target))
+
+    def _loss(self, p: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         soft = F.softmax(t @ t.T / self.temperature, dim=-1)
         logits = p @ t.T / self.temperature
         return 0.5 * (F.cross_entropy(logits, soft) + F.cross_entropy(logits.T, soft))

@@ -9,6 +9,7 @@ from mricompendium.models.reconstruction.blocks import (
     ConvDenoiser,
     check_recon_inputs,
 )
+from mricompendium.physics.precision import upcast
 from mricompendium.physics.sense import SenseOp
 
 __all__ = ["LPDNet"]
@@ -21,7 +22,7 @@ def _to_channels(z: torch.Tensor) -> torch.Tensor:
 
 def _to_complex(z: torch.Tensor) -> torch.Tensor:
     """Real ``(N, 2K, H, W)`` -> complex ``(N, K, H, W)``; inverse of :func:`_to_channels`."""
-    re, im = z.chunk(2, dim=1)
+    re, im = upcast(z).chunk(2, dim=1)  # fp32 under autocast: the operator runs in fp32
     return torch.complex(re, im)
 
 
