@@ -1,4 +1,4 @@
-"""Sequence timing boxes: samplers stay inside them, and overlap tells seen from unseen protocols."""
+"""Sequence timing boxes: samplers stay inside them; overlap tells seen from unseen protocols."""
 
 from __future__ import annotations
 
