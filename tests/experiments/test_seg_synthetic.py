@@ -54,6 +54,19 @@ def test_strip_slices_are_square_in_every_plane_with_binary_masks():
                          seed=0, split="test")  # fmt: skip
 
 
+def test_strip_low_resolution_test_is_thicker_than_any_training_augmentation():
+    grid = dict(spacing_mm=4.0, shape=(48, 48, 48), train_thick_mm=(6.0, 10.0),
+                test_thick_mm=(12.0, 20.0))  # fmt: skip
+    train = strip.drawn_thickness_mm(strip.strip_config("synth-trained", **grid), range(60))
+    test = strip.drawn_thickness_mm(strip.strip_config("synthetic low-res T1", **grid), range(20))
+    assert 10 < len(train) < 60 and len(test) == 20  # 40 % of the training cases are thick
+    assert 6.0 <= min(train) and max(train) <= 10.0 < 12.0 <= min(test) and max(test) <= 20.0
+    assert strip.drawn_thickness_mm(strip.strip_config("synthetic T2", **grid), range(5)) == []
+    with pytest.raises(ValueError, match="train_thick_mm"):
+        strip.strip_config("synth-trained", spacing_mm=4.0, shape=(48, 48, 48),
+                           train_thick_mm=(2.0, 10.0))  # fmt: skip
+
+
 def test_stroke_test_slices_always_cut_the_lesion():
     cfg = stroke.stroke_config("synthetic FLAIR", spacing_mm=4.0, shape=(48, 56, 48))
     _, y, _ = stroke.stroke_data(cfg, 4, seed=0, split="test")

@@ -43,6 +43,7 @@ __all__ = [
     "TRAIN_SEQUENCES",
     "UNSEEN",
     "build",
+    "case_stages",
     "drawn_sequences",
     "isles_slices",
     "lesion_contrast",
@@ -124,6 +125,11 @@ def drawn_sequences(config: synth.SynthConfig, seeds: Sequence[int]) -> list[mr.
     return [synth.sample_case(config, int(s), plane="axial").images[name].sequence for s in seeds]
 
 
+def case_stages(config: synth.SynthConfig, seeds: Sequence[int]) -> list[str]:
+    """The infarct stage (``"acute"``, ``"subacute"``, ``"chronic"``) of each case of ``seeds``."""
+    return [synth.sample_case(config, int(s), plane="axial").stroke.stage for s in seeds]
+
+
 def lesion_contrast(images: torch.Tensor, labels: torch.Tensor, *, ring_px: int = 3) -> np.ndarray:
     """Per case, the lesion's contrast-to-noise ratio against the parenchyma around it.
 
@@ -151,8 +157,13 @@ def lesion_mask(labels: torch.Tensor) -> torch.Tensor:
 def stroke_data(
     config: synth.SynthConfig, n: int, *, seed: int, split: str
 ) -> tuple[torch.Tensor, torch.Tensor, SliceSet]:
-    """``n`` axial slices: images ``(N, 1, H, W)`` and lesion masks ``(N, H, W)``."""
-    slices = synth_slices(config, case_seeds(seed, split, n), plane="axial")
+    """``n`` axial slices: images ``(N, 1, H, W)`` and lesion masks ``(N, H, W)``.
+
+    Test slices (``split="test"``) lie in the central half of the lesion's extent, so that none
+    grazes its edge with a few pixels (training and validation slices go anywhere through it).
+    """
+    central = (0.25, 0.75) if split == "test" else (0.0, 1.0)
+    slices = synth_slices(config, case_seeds(seed, split, n), plane="axial", slice_pos=central)
     return slices.images, lesion_mask(slices.labels), slices
 
 

@@ -13,7 +13,8 @@ With a ``data_path``, :func:`brats_cases` reads BraTS folders (:mod:`.data.segme
 resamples them to the task's spacing and crops them the same way; each BraTS case is a unit.
 
 Model registry: :data:`MODELS` builds each network at a small CPU width; :data:`PAPER_PROFILES`
-records each paper's own configuration (the GPU profile).
+records each paper's own configuration (the GPU profile); :func:`matched_width` finds the width
+at which a rival has as many parameters as a reference model (a fair parameter budget).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from torch import nn
 
 from mricompendium.data import synth
 from mricompendium.data.segmentation import brats
-from mricompendium.experiments.segmentation import common
+from mricompendium.experiments.segmentation import common, floors
 from mricompendium.models.segmentation import monai_nets
 
 __all__ = [
@@ -43,6 +44,8 @@ __all__ = [
     "TrainResult",
     "brats_cases",
     "build_model",
+    "floor_rows",
+    "matched_width",
     "synth_cases",
     "train_and_evaluate",
     "zscore_nonzero",
@@ -250,6 +253,42 @@ def build_model(name: str, *, dims: int, size: int, width: int) -> nn.Module:
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; choose from {sorted(MODELS)}")
     return MODELS[name](dims, size, width)
+
+
+WIDTH_STEP = {"SegResNet": 8, "SegResNet+VAE": 8, "Swin UNETR": 12, "U-Net": 1}  # valid widths
+
+
+def matched_width(name: str, target: int, *, dims: int, size: int) -> int:
+    """The width of registry model ``name`` whose parameter count is closest to ``target``.
+
+    Widths are multiples of :data:`WIDTH_STEP` (group norm and MONAI's Swin UNETR need them);
+    the count grows with the width, so doubling then bisecting over those multiples finds it.
+    """
+    step = WIDTH_STEP[name]
+
+    def count(k: int) -> int:
+        return monai_nets.n_parameters(build_model(name, dims=dims, size=size, width=k * step))
+
+    hi = 1
+    while count(hi) < target:
+        hi *= 2
+    lo = max(1, hi // 2)
+    while lo < hi:  # the smallest multiple whose count reaches the target
+        mid = (lo + hi) // 2
+        lo, hi = (mid + 1, hi) if count(mid) < target else (lo, mid)
+    best = min({max(1, lo - 1), lo}, key=lambda k: abs(count(k) - target))
+    return best * step
+
+
+def floor_rows(kind: str, test: TumourData, *, setting: str, train: TumourData | None = None,
+               metrics: Sequence[str] = ("dice", "hd95")) -> list[dict[str, Any]]:  # fmt: skip
+    """Rows of a trivial answer on ``test`` (:mod:`.floors`: ``"empty mask"``, or the
+    ``"majority map"`` of ``train``'s regions), scored as :func:`train_and_evaluate` scores."""
+    return floors.floor_rows(
+        kind, test.y, names=REGIONS, multilabel=True,
+        train_target=None if train is None else train.y, setting=setting, cases=test.cases,
+        units=test.units, groups=test.group, spacing=test.spacing_mm, metrics=tuple(metrics),
+    )  # fmt: skip
 
 
 @dataclass
