@@ -319,16 +319,22 @@ def train_and_evaluate(
     val_every: int | None = None,
     metrics: Sequence[str] = ("dice", "hd95"),
     aux_weight: float = 0.1,
+    scheduler: str | None = "cosine",
+    crop: int | None = None,
 ) -> TrainResult:
     """Train registry model ``name`` with ``seed`` and score the test cases into per-case rows.
 
     The model is initialised after seeding with ``seed``; batches are random training cases with
     random flips; the loss is soft Dice + BCE per region plus ``aux_weight`` times the VAE term
     of SegResNet+VAE. With ``half_budget`` the test cases are also scored after ``steps // 2``.
+    ``scheduler="cosine"`` anneals the learning rate to 0 over ``steps`` (``None``: constant).
+    ``crop``: train on random cubes (squares) of this edge instead of whole cases (the model is
+    built for that size; whole cases are still predicted with a sliding window of it).
     """
     from mricompendium import training
 
-    dims, size = train.x.ndim - 2, int(train.x.shape[-1])
+    dims = train.x.ndim - 2
+    size = int(crop or train.x.shape[-1])
     training.seed_everything(seed)
     model = build_model(name, dims=dims, size=size, width=width)
     keys = dict(setting=setting, method=name, seed=seed, cases=test.cases, units=test.units,
@@ -340,12 +346,13 @@ def train_and_evaluate(
 
     on_step = {steps // 2: lambda m: score(m, steps // 2)} if half_budget and steps >= 2 else None
     val_fn = common.mean_dice_fn(val.x, val.y, multilabel=True, n_classes=len(REGIONS))
-    fn = common.sampler(train.x, train.y, batch_size=batch_size)
+    patch = (size,) * dims if crop else None
+    fn = common.sampler(train.x, train.y, batch_size=batch_size, patch_size=patch)
     t0 = time.perf_counter()
     loss = common.SegLoss(multilabel=True, aux_weight=aux_weight)
     hist = common.train_segmenter(model, fn, steps=steps, loss=loss, lr=lr, seed=seed,
                                   device=device, val_fn=val_fn, val_every=val_every,
-                                  on_step=on_step)  # fmt: skip
+                                  on_step=on_step, scheduler=scheduler)  # fmt: skip
     train_s = time.perf_counter() - t0
     rows = score(model, steps) + (hist.snapshots.get(steps // 2, []) if on_step else [])
     return TrainResult(rows, hist, monai_nets.n_parameters(model), train_s, float(hist.val[-1]))
