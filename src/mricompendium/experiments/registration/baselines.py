@@ -5,6 +5,8 @@ tensors ``(1, 1, *S)``, ``disp`` ``(1, n, *S)`` in voxels in this package's conv
 (``warp(moving, disp) ~ fixed``; channel ``k`` along spatial axis ``k``).
 
 * :func:`identity`: zero displacement (the "before registration" reference).
+* :func:`constant`: one given field for every pair, whatever the images (e.g. the population's
+  mean motion: the "mean prediction" a learned method must beat).
 * :func:`sitk_demons`: SimpleITK's diffeomorphic demons (Vercauteren et al. 2009) after histogram
   matching of the moving image to the fixed one, Gaussian smoothing of the field.
 * :func:`sitk_bspline`: a free-form B-spline transform (Rueckert et al. 1999) optimised with
@@ -22,7 +24,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-__all__ = ["BASELINES", "identity", "sitk_bspline", "sitk_demons"]
+__all__ = ["BASELINES", "constant", "identity", "sitk_bspline", "sitk_demons"]
 
 RegisterFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -32,6 +34,20 @@ def identity() -> RegisterFn:
 
     def run(moving: torch.Tensor, fixed: torch.Tensor) -> torch.Tensor:
         return torch.zeros((1, moving.ndim - 2, *moving.shape[2:]), dtype=moving.dtype)
+
+    return run
+
+
+def constant(disp: torch.Tensor) -> RegisterFn:
+    """The same displacement ``disp`` ``(1, n, *S)`` for every pair (the images are ignored)."""
+    if not isinstance(disp, torch.Tensor) or disp.ndim < 4 or disp.shape[0] != 1:
+        raise ValueError("disp must be a (1, n, *S) tensor")
+    field = disp.detach().float().clone()
+
+    def run(moving: torch.Tensor, fixed: torch.Tensor) -> torch.Tensor:
+        if tuple(moving.shape[2:]) != tuple(field.shape[2:]):
+            raise ValueError(f"images {tuple(moving.shape)} do not match the field's grid")
+        return field.clone()
 
     return run
 
