@@ -129,6 +129,8 @@ def test_smooth_displacement_has_its_sd_and_no_folding():
     )  # smooth: not shrunk
     rough = smooth_displacement((40, 40), amplitude=3.0, sigma=1.0, generator=g, min_jacobian=0.2)
     assert jacobian_determinant(rough).min() >= 0.2 and rough.std() < 3.0  # shrunk until safe
+    with pytest.raises(ValueError, match="sigma"):
+        smooth_displacement((8, 8), amplitude=1.0, sigma=0.0, generator=g)
 
 
 def test_fixed_set_visits_anatomies_in_turn_and_names_units(anatomies):

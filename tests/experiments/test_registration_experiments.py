@@ -179,8 +179,8 @@ def test_brain_pairs_split_slices_and_test_with_another_family():
         "svf",
         "gaussian",
     )
-    # the test family's sd is matched to the training deformations' measured sd
-    assert data.test.amplitude_mm == pytest.approx(data.train.displacement_sd_mm(), rel=1e-6)
+    # the test family's true displacement has the training pairs' measured sd
+    assert data.test.amplitude_mm == pytest.approx(data.train.truth_sd_mm(), rel=1e-6)
     text = data.description(2, 3)
     assert "Gaussian-smoothed" in text and "b0-like" in text and "unit of independence" in text
     pairs = data.test.fixed_set(2, seed=0)

@@ -1,27 +1,28 @@
 """Synthetic registration pairs: two random deformations of one anatomy, a contrast each.
 
-A pair is drawn from a base anatomy ``A`` (:class:`~.anatomy.Anatomies`) as
+A pair is drawn from a base anatomy ``A`` (:class:`~.anatomy.Anatomies`) with random
+deformations of one of two **families**:
 
-* two random deformations ``phi_f``, ``phi_m`` from one of two **families**:
+* ``"svf"``: stationary velocity fields (Gaussian noise on a coarse control grid, linearly
+  interpolated to the image grid) integrated by scaling and squaring, one for each image:
+  ``fixed = A o exp(v_f)``, ``moving = A o exp(v_m)``, truth ``u = compose(exp(-v_m), exp(v_f))``;
+* ``"gaussian"``: displacement fields drawn directly (white noise smoothed by a Gaussian kernel
+  of sd equal to the correlation length, no velocity, no integration; scaled to a given sd and
+  shrunk by 0.8 until the Jacobian determinant stays above ``min_jacobian``): the truth ``u`` is
+  one such field of sd ``amplitude_mm``, the moving image's own deformation ``phi_m`` another of
+  sd ``amplitude_mm / sqrt(2)``, and ``fixed = A o compose(phi_m, u)``, so that
+  ``warp(moving, u) = fixed`` exactly, with no inversion.
 
-  - ``"svf"``: a stationary velocity field (Gaussian noise on a coarse control grid, linearly
-    interpolated to the image grid) integrated by scaling and squaring: diffeomorphic;
-  - ``"gaussian"``: a displacement field drawn directly (white noise smoothed by a Gaussian
-    kernel of sd half the correlation length, no velocity, no integration), scaled to a given
-    sd and halved where needed until its Jacobian determinant stays above ``min_jacobian``;
-
-  a generator that trains a network uses one family and the test pairs may use the other, so
-  that test deformations are not draws from the training generator;
-* ``moving = C_m(A) o phi_m`` in the template's T1-like contrast (:class:`~.contrast.
-  ContrastModel`: tissue gains and gamma before the warp, bias and noise after it) and ``fixed``
-  either in its own draw of the same contrast (mono-modal) or rendered from the tissue maps in
-  another contrast (:class:`~.contrast.TissueContrast`, multi-contrast);
-* ``fixed_reference = C_m(A) o phi_f``: the moving image's own contrast, without bias or noise,
-  at the fixed position (what a perfectly registered moving image looks like; for SSIM when the
-  fixed image has another contrast);
-* labels warped with the image (nearest neighbour) and the ground truth
-  ``u = compose(phi_m^-1, phi_f)``, i.e. ``warp(moving, u) = fixed`` up to contrast, noise and
-  interpolation: the displacement a registration from moving to fixed should find (voxels).
+A generator that trains a network uses one family and the test pairs may use the other, so that
+test deformations are not draws from the training generator. The moving image has the template's
+T1-like contrast (:class:`~.contrast.ContrastModel`: tissue gains and gamma before the warp, bias
+and noise after it); the fixed image either its own draw of that contrast (mono-modal) or one
+rendered from the tissue maps in another contrast (:class:`~.contrast.TissueContrast`,
+multi-contrast). ``fixed_reference`` is the moving image's own contrast, without bias or noise, at
+the fixed position (what a perfectly registered moving image looks like: SSIM's reference when
+the fixed image has another contrast). Labels are warped with the images (nearest neighbour);
+the truth ``u`` satisfies ``warp(moving, u) = fixed`` up to contrast, noise and interpolation
+(voxels).
 
 :meth:`PairGenerator.batch` has the signature of :func:`mricompendium.training.fit`'s batch
 functions ``(step, generator) -> batch``; :meth:`PairGenerator.fixed_set` draws a seeded test set
@@ -39,7 +40,7 @@ from mricompendium.data.registration.contrast import (
     smooth_field,
 )
 from mricompendium.data.synth.fields import gaussian_blur
-from mricompendium.physics.deform import compose, integrate_svf, invert, jacobian_determinant, warp
+from mricompendium.physics.deform import compose, integrate_svf, jacobian_determinant, warp
 
 __all__ = [
     "DEFORMATIONS",
@@ -75,8 +76,8 @@ def smooth_displacement(
     min_jacobian: float = 0.2,
 ) -> torch.Tensor:
     """A random displacement ``(batch, n, *shape)``: Gaussian-smoothed white noise (kernel sd
-    ``sigma`` voxels) scaled to sd ``amplitude`` voxels, then halved (per field) until its
-    Jacobian determinant is at least ``min_jacobian`` everywhere (invertible, no folding)."""
+    ``sigma`` voxels) scaled to sd ``amplitude`` voxels, then shrunk by 0.8 (per field) until its
+    Jacobian determinant is at least ``min_jacobian`` everywhere (no folding)."""
     if amplitude < 0 or sigma <= 0:
         raise ValueError(f"need amplitude >= 0 and sigma > 0, got {amplitude}, {sigma}")
     n = len(shape)
@@ -84,11 +85,11 @@ def smooth_displacement(
     field = gaussian_blur(noise, [sigma] * n)
     sd = field.flatten(1).std(1).clamp_min(1e-12).view(batch, *([1] * (n + 1)))
     field = field / sd * amplitude
-    for _ in range(20):
+    for _ in range(30):
         bad = jacobian_determinant(field).flatten(1).amin(1) < min_jacobian
         if not bad.any():
             break
-        field = torch.where(bad.view(batch, *([1] * (n + 1))), 0.5 * field, field)
+        field = torch.where(bad.view(batch, *([1] * (n + 1))), 0.8 * field, field)
     return field
 
 
@@ -98,9 +99,9 @@ class PairGenerator:
     Args:
         anatomies: the base anatomies.
         amplitude_mm: sd of each velocity field's components at its control points (``"svf"``)
-            or of each displacement field's components (``"gaussian"``), in mm.
-        control_spacing_mm: correlation length of the fields, in mm (``"gaussian"``: kernel sd
-            ``control_spacing_mm / 2``).
+            or of the true displacement's components (``"gaussian"``), in mm.
+        control_spacing_mm: correlation length of the fields, in mm (``"gaussian"``: the
+            kernel's sd).
         contrast: the moving image's :class:`ContrastModel` (``None``: unchanged, no noise).
         fixed_contrast: the fixed image's contrast: ``None`` (its own draw of ``contrast``) or a
             :class:`TissueContrast` (multi-contrast pairs).
@@ -141,21 +142,24 @@ class PairGenerator:
     def multi_contrast(self) -> bool:
         return self.fixed_contrast is not None
 
-    def _deformation(self, b: int, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(phi, phi^-1)`` displacements ``(b, n, *S)`` of the generator's family."""
+    def _fields(self, b: int, g: torch.Generator) -> tuple[torch.Tensor, ...]:
+        """``(phi_f, phi_m, truth)`` displacements ``(b, n, *S)`` of the generator's family."""
         shape = self.anatomies.shape
         if self.deformation == "svf":
-            v = random_svf(shape, amplitude=self.amplitude, control_spacing=self.control_spacing,
-                           generator=g, batch=b)  # fmt: skip
-            return integrate_svf(v, self.steps), integrate_svf(-v, self.steps)
-        u = smooth_displacement(shape, amplitude=self.amplitude, sigma=self.control_spacing / 2,
-                                generator=g, batch=b)  # fmt: skip
-        return u, invert(u, iterations=40)
+            kw = dict(amplitude=self.amplitude, control_spacing=self.control_spacing, generator=g,
+                      batch=b)  # fmt: skip
+            v_f, v_m = random_svf(shape, **kw), random_svf(shape, **kw)
+            phi_f, inv_m = integrate_svf(v_f, self.steps), integrate_svf(-v_m, self.steps)
+            return phi_f, integrate_svf(v_m, self.steps), compose(inv_m, phi_f)
+        kw = dict(sigma=self.control_spacing, generator=g, batch=b)
+        truth = smooth_displacement(shape, amplitude=self.amplitude, **kw)
+        phi_m = smooth_displacement(shape, amplitude=self.amplitude / 2**0.5, **kw)
+        return compose(phi_m, truth), phi_m, truth
 
-    def displacement_sd_mm(self, n: int = 16, seed: int = 0) -> float:
-        """The sd (mm) of one deformation's components, measured over ``n`` seeded draws."""
-        phi, _ = self._deformation(n, torch.Generator().manual_seed(seed))
-        return float(phi.std()) * self.spacing_mm
+    def truth_sd_mm(self, n: int = 16, seed: int = 0) -> float:
+        """The sd (mm) of the true displacement's components, measured over ``n`` seeded pairs."""
+        _, _, truth = self._fields(n, torch.Generator().manual_seed(seed))
+        return float(truth.std()) * self.spacing_mm
 
     def sample(
         self, n: int, generator: torch.Generator, index: torch.Tensor | None = None
@@ -174,8 +178,7 @@ class PairGenerator:
         idx = torch.randint(len(a), (n,), generator=g) if index is None else index.long()
         if idx.shape != (n,) or idx.min() < 0 or idx.max() >= len(a):
             raise ValueError(f"index must hold {n} anatomy indices below {len(a)}")
-        phi_f, _ = self._deformation(n, g)
-        phi_m, inv_m = self._deformation(n, g)
+        phi_f, phi_m, truth = self._fields(n, g)
         img, tissue = a.images[idx], a.tissue[idx]
         c = self.contrast
         moving_c = c.before_warp(img, tissue, g) if c is not None else img
@@ -194,7 +197,7 @@ class PairGenerator:
             "fixed_labels": warp(a.labels[idx], phi_f, mode="nearest"),
             "moving_labels": warp(a.labels[idx], phi_m, mode="nearest"),
             "fixed_mask": warp(a.masks[idx].float(), phi_f) > 0.5,
-            "truth": compose(inv_m, phi_f),
+            "truth": truth,
             "anatomy": idx,
         }
 

@@ -41,6 +41,8 @@ from mricompendium.physics.deform import warp
 __all__ = [
     "BrainPairs",
     "brain_pairs",
+    "degenerate_counts",
+    "deformation_summary",
     "evaluate_method",
     "myocardial_jacobian",
     "ssim_after",
@@ -99,9 +101,9 @@ def _family(g: PairGenerator) -> str:
             f"{g.control_spacing_mm:g} mm apart, scaling and squaring)"
         )
     return (
-        f"Gaussian-smoothed random displacement fields (no velocity, no integration; sd "
-        f"{g.amplitude_mm:.3g} mm, kernel sd {g.control_spacing_mm / 2:g} mm, halved where the "
-        f"Jacobian would fall below 0.2)"
+        f"Gaussian-smoothed random displacement fields drawn directly as the true displacement "
+        f"(no velocity, no integration; sd {g.amplitude_mm:.3g} mm, kernel sd "
+        f"{g.control_spacing_mm:g} mm, shrunk where the Jacobian would fall below 0.2)"
     )
 
 
@@ -128,8 +130,8 @@ def brain_pairs(
     there is one 3D anatomy, so pairs differ only in their deformations and contrasts.
 
     Training and validation pairs deform with integrated velocity fields; test pairs with
-    ``test_deformation`` (``"gaussian"``: another family, its sd matched to the measured sd of
-    the training deformations; ``"svf"``: the training family).
+    ``test_deformation`` (``"gaussian"``: another family, the true displacement's sd matched to
+    the measured sd of the training pairs' true displacements; ``"svf"``: the training family).
     """
     contrast = ContrastModel() if contrast is None else contrast
     kw = dict(amplitude_mm=amplitude_mm, control_spacing_mm=control_spacing_mm, contrast=contrast,
@@ -149,7 +151,7 @@ def brain_pairs(
         raise ValueError(f"ndim must be 2 or 3, got {ndim}")
     train, val = PairGenerator(parts[0], **kw), PairGenerator(parts[1], **kw)
     if test_deformation == "gaussian":
-        kw["amplitude_mm"] = train.displacement_sd_mm(seed=seed)
+        kw["amplitude_mm"] = train.truth_sd_mm(seed=seed)
     test = PairGenerator(parts[2], deformation=test_deformation, **kw)
     step = 2.0 * test_every if ndim == 2 else 0.0  # brain_slices: one slice every 2 mm
     return BrainPairs(anatomies=a, train=train, val=val, test=test, slice_step_mm=step)
@@ -204,6 +206,28 @@ def ssim_after(pairs: Mapping[str, Any], disp: torch.Tensor) -> np.ndarray:
     warped = warp(pairs["moving"], disp)[:, 0].numpy()
     fixed = pairs["fixed"][:, 0].numpy()
     return ssim(warped, fixed, data_range=fixed.reshape(len(fixed), -1).max(1))
+
+
+def deformation_summary(pairs: Mapping[str, Any], spacing_mm: float) -> dict[str, float]:
+    """What a pair set asks of a registration: the true displacement's sd (mm) and SDlogJ, and
+    the mean Dice of the labels before registration and after the true displacement."""
+    truth = pairs["truth"]
+    after = warp(pairs["moving_labels"], truth, mode="nearest")
+    return {
+        "truth_sd_mm": float(truth.std()) * spacing_mm,
+        "truth_sdlogj": float(rm.logjac_sd(truth).mean()),
+        "dice_before": float(rm.mean_dice(pairs["moving_labels"], pairs["fixed_labels"]).mean()),
+        "dice_truth": float(rm.mean_dice(after, pairs["fixed_labels"]).mean()),
+    }
+
+
+def degenerate_counts(results: pd.DataFrame, setting: str) -> pd.DataFrame:
+    """Cases flagged ``degenerate`` per method (rows) and training seed (columns) in ``setting``,
+    at each method's full budget (the untrained methods under seed -1)."""
+    df = results[results["setting"] == setting]
+    df = df[df["budget"] == df.groupby("method")["budget"].transform("max")]
+    table = df.pivot_table(index="method", columns="seed", values="degenerate", aggfunc="sum")
+    return table.fillna(0).astype(int)
 
 
 def ssim_reference(pairs: Mapping[str, Any], disp: torch.Tensor) -> np.ndarray:
