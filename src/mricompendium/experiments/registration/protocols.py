@@ -232,9 +232,10 @@ def degenerate_counts(results: pd.DataFrame, setting: str) -> pd.DataFrame:
 
 def ssim_reference(pairs: Mapping[str, Any], disp: torch.Tensor) -> np.ndarray:
     """SSIM between the warped moving image and ``fixed_reference`` (the moving image's own
-    contrast at the fixed position, noise-free; data range: the reference's max)."""
+    contrast at the fixed position, noise-free; data range: the reference's max); pairs without
+    one (real, mono-modal) use the fixed image, as :func:`ssim_after`."""
     warped = warp(pairs["moving"], disp)[:, 0].numpy()
-    ref = pairs["fixed_reference"][:, 0].numpy()
+    ref = pairs.get("fixed_reference", pairs["fixed"])[:, 0].numpy()
     return ssim(warped, ref, data_range=ref.reshape(len(ref), -1).max(1))
 
 
