@@ -199,3 +199,12 @@ def test_train_can_validate_on_ssim(gen):
     with pytest.raises(ValueError, match="val_metric"):
         R.train("VoxelMorph", R.LossConfig(), gen.batch, steps=1, lr=1e-3, seed=0, device="cpu",
                 val_pairs=val, val_every=1, val_metric="mi")  # fmt: skip
+
+
+def test_bspline_coefficients_are_bounded():
+    moving, fixed = _blob_pair(6.0)
+    loose = R.sitk_bspline(mesh_spacing=16, iterations=50)(moving, fixed)
+    tight = R.sitk_bspline(mesh_spacing=16, iterations=50, max_coefficient=0.05)(moving, fixed)
+    assert tight.abs().max() <= 0.05 * 16 + 1e-6 < loose.abs().max()
+    with pytest.raises(ValueError, match="max_coefficient"):
+        R.sitk_bspline(max_coefficient=0.0)

@@ -84,10 +84,24 @@ def sitk_demons(iterations: int = 100, smoothing: float = 1.5) -> RegisterFn:
 
 
 def sitk_bspline(
-    mesh_spacing: int = 8, iterations: int = 50, levels: tuple[int, ...] = (2, 1)
+    mesh_spacing: int = 8,
+    iterations: int = 50,
+    levels: tuple[int, ...] = (2, 1),
+    max_coefficient: float = 1.0,
+    bins: int = 32,
 ) -> RegisterFn:
     """B-spline free-form deformation on Mattes MI (SimpleITK), control points every
-    ``mesh_spacing`` voxels, ``iterations`` L-BFGS-B steps per resolution level."""
+    ``mesh_spacing`` voxels, ``iterations`` L-BFGS-B steps per resolution level.
+
+    Every coefficient is bounded by ``max_coefficient * mesh_spacing`` voxels (L-BFGS-B bounds),
+    which keeps an optimiser step from mapping every sample outside the image (the unbounded
+    optimiser did that on a small multi-contrast pair with other CPU kernels); it does not rule
+    out folding (that needs about 0.4, Choi and Lee 2000, which also holds back real
+    deformations). ``bins``: histogram bins of the mutual information.
+    """
+    if max_coefficient <= 0 or bins < 4:
+        raise ValueError("max_coefficient must be > 0 and bins >= 4")
+    bound = float(max_coefficient * mesh_spacing)
 
     def run(moving: torch.Tensor, fixed: torch.Tensor) -> torch.Tensor:
         import SimpleITK as sitk
@@ -96,11 +110,14 @@ def sitk_bspline(
         mesh = [max(1, s // mesh_spacing) for s in f.GetSize()]
         tx = sitk.BSplineTransformInitializer(f, mesh, order=3)
         reg = sitk.ImageRegistrationMethod()
-        reg.SetMetricAsMattesMutualInformation(numberOfHistogramBins=32)
+        reg.SetMetricAsMattesMutualInformation(numberOfHistogramBins=int(bins))
         reg.SetMetricSamplingStrategy(reg.NONE)
         reg.SetInterpolator(sitk.sitkLinear)
         reg.SetOptimizerAsLBFGSB(
-            gradientConvergenceTolerance=1e-5, numberOfIterations=int(iterations)
+            gradientConvergenceTolerance=1e-5,
+            numberOfIterations=int(iterations),
+            lowerBound=-bound,
+            upperBound=bound,
         )
         reg.SetShrinkFactorsPerLevel(list(levels))
         reg.SetSmoothingSigmasPerLevel([max(0, lv - 1) for lv in levels])
