@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import nibabel as nib
@@ -112,3 +113,15 @@ def test_acdc_info_without_es_is_named(tmp_path):
     pat = _acdc(tmp_path, info="ED: 1\n")
     with pytest.raises(DataError, match="Info.cfg.*ES"):
         load_acdc_patient(pat)
+
+
+def test_slice_pairs_keep_only_slices_with_the_required_label(tmp_path):
+    pair = load_acdc_patient(_acdc(tmp_path))
+    labels = pair.fixed_labels.copy()
+    labels[..., 0][labels[..., 0] == 2] = 0  # no myocardium at ES in slice 0
+    pair = dataclasses.replace(pair, fixed_labels=labels)
+    batch = slice_pairs_2d([pair], 24, slices="all", require=(2,))
+    assert batch["names"] == ["patient001 ED->ES slice 1", "patient001 ED->ES slice 2"]
+    assert all((lab == 2).any() for lab in batch["fixed_labels"])
+    with pytest.raises(DataError, match="no slice holds"):
+        slice_pairs_2d([pair], 24, require=(5,))

@@ -195,9 +195,18 @@ def _fit(x: np.ndarray, box: tuple[slice, slice], size: int, order: int) -> np.n
 
 
 def slice_pairs_2d(
-    pairs: list[VolumePair], size: int, *, axis: int = 2, slices: str = "central"
+    pairs: list[VolumePair],
+    size: int,
+    *,
+    axis: int = 2,
+    slices: str = "central",
+    require: tuple[int, ...] = (),
 ) -> dict:
     """2D pairs from volumes: ``slices="central"`` (the labelled centre) or ``"all"`` labelled.
+
+    With ``require``, only slices where both label maps hold every label in ``require`` count
+    (e.g. the myocardium at both frames, for a myocardial measure); a volume with none is an
+    error that names it.
 
     Each slice is cropped to the square around both label maps (plus 10 %), resampled to
     ``size``, and divided by its 99th percentile. Returns the keys of
@@ -221,6 +230,13 @@ def slice_pairs_2d(
         ks = np.flatnonzero(lab.any((1, 2)))
         if len(ks) == 0:
             raise DataError(p.name, "label maps are empty")
+        for r in require:
+            both = [
+                np.moveaxis(m == r, axis, 0).any((1, 2)) for m in (p.moving_labels, p.fixed_labels)
+            ]
+            ks = ks[(both[0] & both[1])[ks]]
+        if len(ks) == 0:
+            raise DataError(p.name, f"no slice holds label(s) {list(require)} in both frames")
         ks = ks[len(ks) // 2 : len(ks) // 2 + 1] if slices == "central" else ks
         for k in ks:
             idx = np.argwhere(lab[k])
