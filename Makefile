@@ -11,6 +11,7 @@ export PYTHONHASHSEED := 0
 export OMP_NUM_THREADS ?= 1
 # DVC stage commands call `python`: make it the project venv.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+EUID ?= $(shell id -u)
 
 .PHONY: setup data repro test unit nbval lab bench lint clean stages new
 
@@ -45,8 +46,9 @@ nbval: setup data
 test: setup data
 	$(PY) -m pytest tests notebooks --nbval-lax --nbval-current-env
 
+# Jupyter refuses to run as root without --allow-root (the usual case in a container).
 lab: setup data
-	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(EUID)),--allow-root) $(LAB_ARGS)
 
 bench: setup data
 	$(PY) benchmarks/run.py

@@ -35,7 +35,7 @@ from typing import Any
 
 import yaml
 
-from mricompendium import parameters, paths
+from mricompendium import memory, parameters, paths
 
 log = logging.getLogger("mricompendium.run")
 KERNEL = "mricompendium"
@@ -69,40 +69,6 @@ def _show(path: Path) -> str:
         return str(path)
 
 
-def load_sections(nb_id: str, params_file: Path | None = None) -> tuple[dict, dict]:
-    """``(global, <nb_id>)`` sections of ``params.yaml``.
-
-    Raises:
-        FileNotFoundError: no params file.
-        KeyError: no section ``nb_id``.
-    """
-    params_file = params_file or paths.PARAMS
-    if not params_file.exists():
-        raise FileNotFoundError(f"{params_file}: params file not found")
-    with params_file.open() as f:
-        params = yaml.safe_load(f) or {}
-    if nb_id not in params:
-        raise KeyError(f"{params_file}: no section {nb_id!r} (sections: {sorted(params)})")
-    return dict(params.get("global") or {}), dict(params[nb_id] or {})
-
-
-def load_params(nb_id: str, params_file: Path | None = None) -> dict[str, Any]:
-    """``global`` merged with the notebook's own section of ``params.yaml`` (its keys win)."""
-    glob, own = load_sections(nb_id, params_file)
-    return {**glob, **own}
-
-
-def parse_sets(items: Sequence[str], cell: Mapping[str, parameters.Parameter]) -> dict[str, Any]:
-    """``["key=value", ...]`` from the command line, typed like each key's default."""
-    out: dict[str, Any] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise ValueError(f"--set expects key=value, got {item!r}")
-        out[key.strip()] = parameters.coerce(cell, key.strip(), value)
-    return out
-
-
 def check_run(
     nb_id: str,
     overrides: Mapping[str, Any] | None = None,
@@ -124,8 +90,8 @@ def check_run(
     try:
         notebook = paths.notebook_path(nb_id)
         cell = parameters.notebook_parameters(notebook)
-        glob, own = load_sections(nb_id)
-        given = {**dict(overrides or {}), **parse_sets(sets, cell)}
+        glob, own = parameters.load_sections(nb_id)
+        given = {**dict(overrides or {}), **parameters.parse_sets(sets, cell)}
     except (FileNotFoundError, FileExistsError, KeyError, ValueError, SyntaxError) as e:
         text = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
         raise RunError([f"{nb_id}: {text}"]) from e
@@ -144,6 +110,9 @@ def check_run(
     if problems:
         raise RunError([p.line(nb_id) for p in problems])
     effective = {**{k: p.default for k, p in cell.items()}, **params}  # what the kernel will see
+    too_big = memory.check(nb_id, effective)
+    if too_big:
+        raise RunError([f"{nb_id}: memory: {too_big}"])
     return Checked(nb_id, notebook, params, _check_data(nb_id, effective) if data else [])
 
 

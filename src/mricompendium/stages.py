@@ -175,14 +175,14 @@ def _standard_outs(nb_id: str, record: bool) -> list[dict[str, Any]]:
 
 
 def _notebook_stage(nb_id: str, nb: Path, old: dict[str, Any] | None) -> dict[str, Any]:
-    from mricompendium import run, userdata
+    from mricompendium import parameters, userdata
 
     record = _writes_record(nb)
     old = old or {}
     # data stages' outputs named already (e.g. a family corpus), then the user's data, if any
     extra = [d for d in old.get("deps", []) if isinstance(d, str) and d.startswith("data/")
              and not d.startswith("data/user/") and d != "data/manifest.json"]  # fmt: skip
-    user = userdata.stage_data_deps(run.load_params(nb_id)) if nb_id in _sections() else []
+    user = userdata.stage_data_deps(parameters.load_params(nb_id)) if nb_id in _sections() else []
     extra = ["data/manifest.json", *extra, *user]
     outs = old.get("outs") or _standard_outs(nb_id, record)
     if record:  # the verdict stage owns metrics/<id>.json

@@ -173,11 +173,11 @@ def untracked_data_deps(
 
 
 def _stage_params(nb_id: str, sets: Sequence[str]) -> dict[str, Any]:
-    from mricompendium import parameters, run
+    from mricompendium import parameters
 
-    params = run.load_params(nb_id)
+    params = parameters.load_params(nb_id)
     cell = parameters.notebook_parameters(paths.notebook_path(nb_id))
-    return {**params, **run.parse_sets(sets, cell)}
+    return {**params, **parameters.parse_sets(sets, cell)}
 
 
 def _check_all() -> list[str]:
