@@ -101,6 +101,8 @@ def _metrics(**over):
 def test_report_lists_every_catalogue_paper_and_reads_like_a_results_section(tmp_path):
     (tmp_path / "metrics").mkdir()
     (tmp_path / "metrics" / "reconresnet.json").write_text(json.dumps(_metrics()))
+    (tmp_path / "figures" / "reconresnet").mkdir(parents=True)
+    (tmp_path / "figures" / "reconresnet" / "x.png").write_bytes(b"png")
     text = report.render(tmp_path)
     catalogue = report.load_catalogue()
     assert len(catalogue) == 88

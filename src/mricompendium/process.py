@@ -5,6 +5,9 @@
   notebook instead of leaving it to publish into ``reports/`` behind DVC's back.
 - :func:`kernel_manager_class` launches the Jupyter kernel with a parent-death signal of its
   own (SIGKILL), so the kernel never outlives the run.
+- :func:`write_log` writes a command's full traceback under ``.scratch/logs/`` (the terminal
+  gets one line and the log's path), in a file no other process can take (microseconds and
+  pid in its name), keeping the newest :data:`LOG_KEEP` logs.
 - :func:`signals` turns SIGINT, SIGTERM and SIGHUP into :class:`Interrupted` (a
   ``KeyboardInterrupt``: every layer lets it through), except inside :func:`deferred`, where
   they are noted and acted on afterwards (publishing is never cut in two by a signal).
@@ -14,12 +17,31 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import sys
-from collections.abc import Iterator
+import time
+import traceback
+from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
-__all__ = ["Interrupted", "deferred", "die_with_parent", "kernel_manager_class", "signals"]
+from mricompendium import paths
+
+__all__ = [
+    "LOG_KEEP",
+    "Interrupted",
+    "deferred",
+    "die_with_parent",
+    "kernel_manager_class",
+    "log_path",
+    "prune_logs",
+    "signals",
+    "write_log",
+]
+
+LOG_KEEP = 50  # logs kept under .scratch/logs (the newest)
+ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 PR_SET_PDEATHSIG = 1
 HANDLED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -109,3 +131,48 @@ def deferred() -> Iterator[list[int]]:
         yield _pending
     finally:
         _deferring = before
+
+
+def log_path(name: str) -> Path:
+    """A log file no other process can take: ``<name>-<date>-<time>-<microseconds>-<pid>.log``."""
+    now = time.time()
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now))
+    micro = int((now % 1) * 1e6)
+    return paths.SCRATCH / "logs" / f"{name}-{stamp}-{micro:06d}-{os.getpid()}.log"
+
+
+def prune_logs(logs: Path | None = None, keep: int = LOG_KEEP) -> None:
+    """Keep the newest ``keep`` logs (and the notebooks kept beside them)."""
+    logs = logs or paths.SCRATCH / "logs"
+    found = []
+    for f in logs.glob("*.log"):
+        with contextlib.suppress(OSError):
+            found.append((f.stat().st_mtime, f.name, f))
+    for *_, old in sorted(found, reverse=True)[keep:]:
+        for f in (old, old.with_suffix(".ipynb")):
+            with contextlib.suppress(OSError):
+                f.unlink()
+
+
+def write_log(
+    name: str, line: str, exc: BaseException | None, sections: Sequence[str] = (),
+    path: Path | None = None,
+) -> Path:  # fmt: skip
+    """Write ``line``, ``sections`` and ``exc``'s traceback to a new log; returns its path."""
+    path = path or log_path(name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    parts = [line, *sections]
+    if exc is not None:
+        tb = traceback.format_exception(type(exc), exc, exc.__traceback__)
+        parts.append("python traceback:\n" + ANSI.sub("", "".join(tb)))
+    path.write_text("\n\n".join(parts) + "\n")
+    prune_logs(path.parent)
+    return path
+
+
+def show(path: Path) -> str:
+    """``path`` relative to the repository root where it lies inside it."""
+    try:
+        return str(Path(path).resolve().relative_to(paths.ROOT.resolve()))
+    except ValueError:
+        return str(path)

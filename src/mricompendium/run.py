@@ -18,7 +18,7 @@ only if it finished. Under ``dvc repro`` the run dies with DVC, and the kernel a
 the run (:mod:`mricompendium.process`). A failed or interrupted run leaves ``reports/`` exactly
 as it was and prints one line, ``<id>: <file or parameter>: <problem>``, then ``log: <path>``:
 the log under ``.scratch/logs/`` holds the full traceback, and the partly executed notebook is
-kept beside it (the newest :data:`LOG_KEEP` logs are kept). Ctrl-C exits with 130.
+kept beside it (the newest 50 logs are kept). Ctrl-C exits with 130.
 """
 
 from __future__ import annotations
@@ -32,7 +32,6 @@ import shutil
 import sys
 import tempfile
 import time
-import traceback
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,7 +43,6 @@ from mricompendium import memory, parameters, paths, process, publish
 
 log = logging.getLogger("mricompendium.run")
 KERNEL = "mricompendium"
-LOG_KEEP = 50  # logs kept under .scratch/logs (the newest)
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
@@ -68,11 +66,7 @@ class Checked:
     data: list[str]
 
 
-def _show(path: Path) -> str:
-    try:
-        return str(Path(path).resolve().relative_to(paths.ROOT.resolve()))
-    except ValueError:
-        return str(path)
+_show = process.show
 
 
 def check_run(
@@ -193,43 +187,22 @@ def _failure_line(nb_id: str, notebook: Path, exc: BaseException) -> str:
     return f"{nb_id}: {_show(notebook)}: {type(exc).__name__}: {text}"
 
 
-def _log_path(nb_id: str) -> Path:
-    """A log name no other run can take: ``<id>-<date>-<time>-<microseconds>-<pid>.log``."""
-    now = time.time()
-    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now))
-    micro = int((now % 1) * 1e6)
-    return paths.SCRATCH / "logs" / f"{nb_id}-{stamp}-{micro:06d}-{os.getpid()}.log"
-
-
-def _prune_logs(logs: Path, keep: int = LOG_KEEP) -> None:
-    """Keep the newest ``keep`` logs (and the notebooks kept beside them)."""
-    found = sorted(logs.glob("*.log"), key=lambda f: (f.stat().st_mtime, f.name), reverse=True)
-    for old in found[keep:]:
-        for f in (old, old.with_suffix(".ipynb")):
-            with contextlib.suppress(OSError):
-                f.unlink()
-
-
 def _write_log(
     nb_id: str, exc: BaseException, executed: Path | None, params: Mapping[str, Any], line: str
 ) -> Path:
     """Write the full traceback (and keep the partly executed notebook) under .scratch/logs/."""
-    log_path = _log_path(nb_id)
-    log_path.parent.mkdir(parents=True, exist_ok=True)
+    path = process.log_path(nb_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
     kept = None
     if executed is not None and executed.exists():
-        kept = log_path.with_suffix(".ipynb")
+        kept = path.with_suffix(".ipynb")
         shutil.copyfile(executed, kept)
-    parts = [line, f"notebook as executed: {_show(kept) if kept else 'none (kernel not started)'}"]
+    parts = [f"notebook as executed: {_show(kept) if kept else 'none (kernel not started)'}"]
     parts.append("parameters:\n" + yaml.safe_dump(dict(params), sort_keys=False).rstrip())
     cell_tb = getattr(exc, "traceback", None)
     if cell_tb:
         parts.append("notebook traceback:\n" + _ANSI.sub("", "\n".join(cell_tb)))
-    tb = traceback.format_exception(type(exc), exc, exc.__traceback__)
-    parts.append("python traceback:\n" + _ANSI.sub("", "".join(tb)))
-    log_path.write_text("\n\n".join(parts) + "\n")
-    _prune_logs(log_path.parent)
-    return log_path
+    return process.write_log(nb_id, line, exc, parts, path=path)
 
 
 def _new_staging(nb_id: str) -> Path:
