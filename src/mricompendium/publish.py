@@ -104,7 +104,7 @@ def hold(nb_id: str, *, wait: bool = False, on_wait: Callable[[str], None] | Non
         info = {
             "pid": os.getpid(),
             "started": time.strftime("%Y-%m-%d %H:%M:%S"),
-            "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])[:300],
+            "command": _command()[:300],
         }
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps(info).encode(), 0)
@@ -113,6 +113,12 @@ def hold(nb_id: str, *, wait: bool = False, on_wait: Callable[[str], None] | Non
         with contextlib.suppress(OSError):
             os.ftruncate(fd, 0)
         os.close(fd)  # releases the flock
+
+
+def _command() -> str:
+    """This process's command line as typed (``python -m mricompendium.run <id> ...``)."""
+    argv = list(getattr(sys, "orig_argv", None) or sys.argv)
+    return " ".join([Path(argv[0]).name, *argv[1:]])
 
 
 def owned(name: str, nb_id: str, other_ids: set[str]) -> bool:

@@ -311,6 +311,7 @@ def _execute(notebook: Path, executed: Path, params: dict[str, Any], kernel: str
         progress_bar=False,
         log_output=False,
         kernel_manager_class=process.kernel_manager_class(),  # the kernel dies with this run
+        shutdown_kernel="immediate",  # an interrupted run does not wait for a busy kernel
     )
 
 
