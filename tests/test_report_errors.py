@@ -68,3 +68,23 @@ def test_the_page_links_only_files_that_exist(reports) -> None:
         "[notebooks/reconresnet.ipynb](notebooks/reconresnet.ipynb)"
         in (reports / "README.md").read_text()
     )
+
+
+def test_the_report_finishes_a_publication_a_kill_interrupted(reports) -> None:
+    from mricompendium import publish
+
+    (reports / "metrics" / "reconresnet.json").write_text(json.dumps(_metrics()))
+    staging = reports.parent / "staging"
+    (staging / "notebooks").mkdir(parents=True)
+    (staging / "notebooks" / "reconresnet.ipynb").write_text("{}")
+    tx = reports / publish.TX / "reconresnet"
+    (tx / "new" / "notebooks").mkdir(parents=True)
+    (staging / "notebooks" / "reconresnet.ipynb").rename(tx / "new/notebooks/reconresnet.ipynb")
+    (tx / publish.PLAN).write_text('{"put": ["notebooks/reconresnet.ipynb"], "remove": []}')
+    assert report.main() == 0  # as if killed right after the commit point
+    assert (reports / "notebooks" / "reconresnet.ipynb").read_text() == "{}"
+    assert not (reports / publish.TX).exists()
+    assert (
+        "[notebooks/reconresnet.ipynb](notebooks/reconresnet.ipynb)"
+        in (reports / "README.md").read_text()
+    )

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from mricompendium import catalogue, paths, process
+from mricompendium import catalogue, paths, process, publish
 from mricompendium.io import atomic_write_text
 
 VERDICT_MARK = {
@@ -323,6 +323,8 @@ def main(argv: list[str] | None = None) -> int:
     """Write ``reports/README.md``; on a bad input print one line and a log, keep the old page."""
     try:
         with process.signals():
+            for tx in sorted((paths.REPORTS / publish.TX).glob("*")):  # a switch a kill cut
+                publish.recover_if_free(tx.name, paths.REPORTS)
             text = render()
             atomic_write_text(paths.REPORTS / "README.md", text)
     except KeyboardInterrupt as exc:
