@@ -258,6 +258,7 @@ RULES: dict[str, Rule] = {
     "smallest_effect": Rule(lo=0, hi=1),
     "smallest_effect_pixel": Rule(lo=0, hi=1),
     "noninferiority_margin": Rule(lo=0, hi=1),
+    "spacing_mm": Rule(lo=0, lo_open=True, hi=20),  # a voxel size: 0 divides by zero
     "*_mm": Rule(lo=0, hi=100),
     "smallest_effect_db": Rule(lo=0, hi=100),
 }
