@@ -33,7 +33,7 @@ from typing import Any
 
 import yaml
 
-from mricompendium import paths
+from mricompendium import paths, yamlfile
 from mricompendium.io import atomic_write_text
 
 __all__ = ["VERDICT_ONLY", "build", "closure", "notebook_imports", "notebook_stage_deps"]
@@ -278,8 +278,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="fail if dvc.yaml is not up to date")
     args = parser.parse_args(argv)
     dvc_yaml = paths.ROOT / "dvc.yaml"
-    existing = yaml.safe_load(dvc_yaml.read_text()) if dvc_yaml.exists() else {}
-    spec = build(existing)
+    try:
+        existing = yamlfile.load(dvc_yaml) if dvc_yaml.exists() else {}
+        spec = build(existing or {})
+    except (OSError, ValueError) as exc:  # params.yaml, dvc.yaml or a notebook: one line
+        print(f"stages: {exc}", file=sys.stderr)
+        return 1
     if args.check:
         stale = [k for k, v in spec["stages"].items() if existing.get("stages", {}).get(k) != v]
         stale += [k for k in existing.get("stages", {}) if k not in spec["stages"]]
