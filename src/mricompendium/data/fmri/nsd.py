@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from mricompendium.data.errors import DataError
-from mricompendium.data.loaders import load_nifti
+from mricompendium.data.loaders import load_nifti, open_h5
 
 __all__ = [
     "NSD_BETA_SCALE",
@@ -65,15 +65,10 @@ def load_mask(path: PathLike) -> np.ndarray:
 
 
 def _read_hdf5_betas(p: Path) -> np.ndarray:
-    import h5py
-
-    try:
-        with h5py.File(p, "r") as f:
-            if "betas" not in f:
-                raise DataError(p, f"has no dataset 'betas' (datasets: {sorted(f.keys())})")
-            data = f["betas"][()]
-    except OSError as err:
-        raise DataError(p, f"not a readable HDF5 file ({err})") from err
+    with open_h5(p) as f:
+        if "betas" not in f:
+            raise DataError(p, f"has no dataset 'betas' (datasets: {sorted(f.keys())})")
+        data = f["betas"][()]
     if data.ndim != 4:
         raise DataError(p, f"dataset 'betas' has shape {data.shape}; expected (trials, Z, Y, X)")
     return np.transpose(data, (3, 2, 1, 0))  # -> (X, Y, Z, trials), the NIfTI layout
@@ -133,6 +128,9 @@ def load_stimulus_table(path: PathLike) -> dict[str, np.ndarray]:
     missing = [c for c in ("trial", "image") if c not in df.columns]
     if missing:
         raise DataError(p, f"missing columns {missing} (has {list(df.columns)})")
+    if df.isna().to_numpy().any():  # a cut line, or a field left empty
+        row = int(df.isna().any(axis=1).to_numpy().argmax())
+        raise DataError(p, f"row {row + 1} has empty fields (a truncated or damaged file?)")
     for col in ("trial", "image"):
         if not pd.api.types.is_integer_dtype(df[col]) or (df[col] < 0).any():
             raise DataError(p, f"column {col!r} must hold non-negative integers")
@@ -172,24 +170,20 @@ def nsd_trial_images(path: PathLike, subject: int, n_trials: int | None = None) 
 
 def load_nsd_images(path: PathLike, ids: np.ndarray, size: int) -> np.ndarray:
     """Images ``ids`` from ``nsd_stimuli.hdf5`` (``imgBrick``), resized: ``(N, 3, size, size)``."""
-    import h5py
     import torch
     import torch.nn.functional as F
 
     p = _exists(path)
     ids = np.asarray(ids, dtype=np.int64)
     order = np.argsort(ids)
-    try:
-        with h5py.File(p, "r") as f:
-            if "imgBrick" not in f:
-                raise DataError(p, f"has no dataset 'imgBrick' (datasets: {sorted(f.keys())})")
-            brick = f["imgBrick"]
-            if brick.ndim != 4 or brick.shape[-1] != 3 or ids.max(initial=0) >= brick.shape[0]:
-                raise DataError(p, f"imgBrick {brick.shape} cannot serve ids up to {ids.max()}")
-            uniq, inv = np.unique(ids[order], return_inverse=True)
-            raw = brick[uniq.tolist()]
-    except OSError as err:
-        raise DataError(p, f"not a readable HDF5 file ({err})") from err
+    with open_h5(p) as f:
+        if "imgBrick" not in f:
+            raise DataError(p, f"has no dataset 'imgBrick' (datasets: {sorted(f.keys())})")
+        brick = f["imgBrick"]
+        if brick.ndim != 4 or brick.shape[-1] != 3 or ids.max(initial=0) >= brick.shape[0]:
+            raise DataError(p, f"imgBrick {brick.shape} cannot serve ids up to {ids.max()}")
+        uniq, inv = np.unique(ids[order], return_inverse=True)
+        raw = brick[uniq.tolist()]
     x = torch.from_numpy(raw[inv]).permute(0, 3, 1, 2).float() / 255.0
     x = F.interpolate(x, size=(size, size), mode="area")
     out = np.empty((ids.size, 3, size, size), np.float32)
@@ -263,7 +257,6 @@ def describe_nsd_folder(folder: PathLike) -> str:
         DataError: fewer than two subject folders, a subject without a stimulus table or design
             file, or an ``nsd_stimuli.hdf5`` without ``imgBrick``.
     """
-    import h5py
 
     root = _exists(folder)
     dirs = sorted(d for d in root.iterdir() if d.is_dir() and d.name.startswith("subj"))
@@ -276,11 +269,8 @@ def describe_nsd_folder(folder: PathLike) -> str:
             raise DataError(d, "has no stimulus_table.csv and the folder no nsd_expdesign.mat")
         parts.append(f"{d.name}: {len(files)} sessions")
     stim = _exists(root / "nsd_stimuli.hdf5")
-    try:
-        with h5py.File(stim, "r") as f:
-            if "imgBrick" not in f:
-                raise DataError(stim, "has no dataset 'imgBrick'")
-            shape = f["imgBrick"].shape
-    except OSError as err:
-        raise DataError(stim, f"not a readable HDF5 file ({err})") from err
+    with open_h5(stim) as f:
+        if "imgBrick" not in f:
+            raise DataError(stim, "has no dataset 'imgBrick'")
+        shape = f["imgBrick"].shape
     return f"{len(dirs)} subjects ({', '.join(parts)}); nsd_stimuli.hdf5 imgBrick {shape}"

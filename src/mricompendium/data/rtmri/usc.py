@@ -22,6 +22,7 @@ the 75-speaker set's at 83.28 (``frame_rate_hz``). Every unusable input raises
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import re
 from collections.abc import Sequence
@@ -78,23 +79,22 @@ def _check_frames(arr: np.ndarray, source: Path) -> np.ndarray:
 def _read_h5(p: Path, dataset: str | None) -> np.ndarray:
     import h5py
 
-    try:
-        with h5py.File(p, "r") as f:
-            if dataset is None:
-                names: list[str] = []
-                f.visititems(
-                    lambda n, o: (
-                        names.append(n) if isinstance(o, h5py.Dataset) and o.ndim == 3 else None
-                    )
+    from mricompendium.data.loaders import open_h5
+
+    with open_h5(p) as f:
+        if dataset is None:
+            names: list[str] = []
+            f.visititems(
+                lambda n, o: (
+                    names.append(n) if isinstance(o, h5py.Dataset) and o.ndim == 3 else None
                 )
-                if not names:
-                    raise DataError(p, "no 3D dataset (T, H, W) in the HDF5 file")
-                dataset = names[0]
-            if dataset not in f:
-                raise DataError(p, f"no dataset {dataset!r} (has {sorted(f.keys())})")
-            return np.asarray(f[dataset])
-    except OSError as err:
-        raise DataError(p, f"not a readable HDF5 file ({err})") from err
+            )
+            if not names:
+                raise DataError(p, "no 3D dataset (T, H, W) in the HDF5 file")
+            dataset = names[0]
+        if dataset not in f:
+            raise DataError(p, f"no dataset {dataset!r} (has {sorted(f.keys())})")
+        return np.asarray(f[dataset])
 
 
 def read_frames(path: str | os.PathLike[str], *, dataset: str | None = None) -> np.ndarray:
@@ -119,13 +119,29 @@ def read_frames(path: str | os.PathLike[str], *, dataset: str | None = None) -> 
     if suffix in (".h5", ".hdf5"):
         return _check_frames(_read_h5(p, dataset), p)
     if suffix == ".npy":
-        try:
-            return _check_frames(np.load(p, allow_pickle=False), p)
-        except ValueError as err:
-            raise DataError(p, f"not a readable .npy array ({err})") from err
+        return _check_frames(_load_npy(p), p)
     if suffix in (".avi", ".mp4"):
         return _check_frames(_read_video(p), p)
     raise DataError(p, f"unknown frames format {suffix!r} (use {', '.join(_VIDEO)} or PNGs)")
+
+
+def _load_npy(p: Path) -> np.ndarray:
+    """A ``.npy`` array whose header accounts for exactly the bytes stored (no pickles)."""
+    try:
+        with p.open("rb") as f:
+            fmt = np.lib.format
+            version = fmt.read_magic(f)
+            read = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+            shape, _, dtype = read(f)
+            need = f.tell() + math.prod(shape) * dtype.itemsize
+        if need != p.stat().st_size:
+            raise DataError(p, f"header declares {shape} {dtype} ({need} bytes), the file "
+                               f"holds {p.stat().st_size}")  # fmt: skip
+        return np.load(p, allow_pickle=False)
+    except DataError:
+        raise
+    except Exception as err:  # noqa: BLE001 - a corrupt header: ValueError, SyntaxError ...
+        raise DataError(p, f"not a readable .npy array ({type(err).__name__}: {err})") from err
 
 
 def _read_video(p: Path) -> np.ndarray:
@@ -149,6 +165,7 @@ def read_audio(path: str | os.PathLike[str]) -> tuple[np.ndarray, int]:
     p = Path(path)
     if not p.is_file():
         raise DataError(p, "audio file not found")
+    _check_riff_size(p)
     try:
         audio, rate = sf.read(p, dtype="float32", always_2d=True)
     except (RuntimeError, sf.LibsndfileError) as err:
@@ -159,6 +176,44 @@ def read_audio(path: str | os.PathLike[str]) -> tuple[np.ndarray, int]:
     if not np.all(np.isfinite(mono)):
         raise DataError(p, "audio holds NaN or infinite samples")
     return mono, int(rate)
+
+
+def _check_riff_size(p: Path) -> None:
+    """A WAV file's header must agree with itself and with the file's length.
+
+    WAV carries no checksum; without these checks a truncated file reads short, and a damaged
+    channel count or sampling rate reinterprets the samples, both silently. The RIFF and data
+    chunk sizes must fit in the file, and in the ``fmt`` chunk the byte rate must equal rate x
+    block align and the block align channels x bytes per sample.
+    """
+    data = p.read_bytes()
+    if data[:4] != b"RIFF" or data[8:12] != b"WAVE":
+        return  # not WAV (FLAC ...): soundfile checks it
+    if int.from_bytes(data[4:8], "little") + 8 > len(data):
+        raise DataError(p, f"WAV header declares {int.from_bytes(data[4:8], 'little') + 8} "
+                        f"bytes, the file holds {len(data)} (truncated?)")  # fmt: skip
+    pos = 12
+    while pos + 8 <= len(data):
+        chunk, size = data[pos : pos + 4], int.from_bytes(data[pos + 4 : pos + 8], "little")
+        body = data[pos + 8 : pos + 8 + size]
+        if len(body) < size:
+            raise DataError(p, f"WAV chunk {chunk!r} declares {size} bytes, {len(body)} remain")
+        if chunk == b"fmt " and size >= 16:
+            _check_wav_format(p, body)
+        pos += 8 + size + (size % 2)
+
+
+def _check_wav_format(p: Path, body: bytes) -> None:
+    def u(a: int, b: int) -> int:
+        return int.from_bytes(body[a:b], "little")
+
+    channels, rate, byte_rate, align, bits = u(2, 4), u(4, 8), u(8, 12), u(12, 14), u(14, 16)
+    if align != channels * ((bits + 7) // 8) or byte_rate != rate * align:
+        raise DataError(
+            p,
+            f"inconsistent WAV format chunk ({channels} channels, {rate} Hz, {bits} bits, "
+            f"block {align}, {byte_rate} bytes/s)",
+        )
 
 
 def _textgrid(p: Path, text: str) -> list[Segment]:
@@ -204,7 +259,10 @@ def read_alignment(path: str | os.PathLike[str]) -> list[Segment]:
     try:
         text = p.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
-        text = p.read_text(encoding="utf-16")
+        try:
+            text = p.read_text(encoding="utf-16")
+        except UnicodeError as err:
+            raise DataError(p, f"neither UTF-8 nor UTF-16 text ({err})") from err
     segs = _textgrid(p, text) if "ooTextFile" in text[:200] else _label_file(p, text)
     for s in segs:
         if not (s.end_s >= s.start_s >= 0):
