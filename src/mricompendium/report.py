@@ -169,7 +169,7 @@ def _comparison_table(m: dict[str, Any]) -> list[str]:
 def _claim_lines(m: dict[str, Any]) -> list[str]:
     """The paper's claim, the tested claim when it differs, proxy label and deviations."""
     decl = m.get("declaration") or {}
-    tested = _cell(m.get("claim", ""))
+    tested = _cell(m["claim"])
     paper_claim = decl.get("paper_claim")
     out = []
     if paper_claim and paper_claim != m.get("claim"):

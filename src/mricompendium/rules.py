@@ -148,6 +148,8 @@ RULES: dict[str, Rule] = {
     "swin_unetr.size": _int(64, 512, multiple_of=32),  # Swin UNETR: 5 halvings of 2 px windows
     "swin_unetr.swin_feature_size": _int(12, 192, multiple_of=12),  # MONAI: a multiple of 12
     "segresnet_vae.crop": _int(16, 512, multiple_of=8),  # SegResNet halves three times
+    "synthstrip.train_thick_mm": _list(1, 40, 2, 2),  # [thinnest, thickest] slice, mm
+    "synthstrip.test_thick_mm": _list(1, 60, 2, 2),
     "*.shape": _list(16, 512, 3, 3),
     "*.grid": _int(16, 512),
     "*.features": _list(1, 4096, 2, 7),
