@@ -91,7 +91,9 @@ def write_brats(
         if links_after is not None and i >= links_after:
             src_case = sorted(p for p in folder.iterdir() if p.is_dir())[i % links_after]
             for suffix in scheme:
-                (d / f"{case}{suffix}.nii.gz").symlink_to(src_case / f"{src_case.name}{suffix}.nii.gz")
+                (d / f"{case}{suffix}.nii.gz").symlink_to(
+                    src_case / f"{src_case.name}{suffix}.nii.gz"
+                )
             continue
         codes = (orient or {}).get(i)
         img, affine = head(seed=i)
@@ -118,8 +120,9 @@ def write_isles(
         lab = (lab > 0).astype(lab.dtype)
         codes = (orient or {}).get(i - 1)
         raw = base / sub / ses
-        _save(raw / "dwi" / f"{name}_dwi.nii.gz", img + 50 * lab, affine, codes)
-        _save(raw / "dwi" / f"{name}_adc.nii.gz", 800 - 300 * lab + img, affine, codes)
+        lesion = lab.astype(np.float32)
+        _save(raw / "dwi" / f"{name}_dwi.nii.gz", img + 50 * lesion, affine, codes)
+        _save(raw / "dwi" / f"{name}_adc.nii.gz", 800 - 300 * lesion + img, affine, codes)
         fine = affine.copy()
         fine[:3, :3] /= 2  # FLAIR on its own, finer grid over the same field of view
         flair = np.repeat(np.repeat(np.repeat(img, 2, 0), 2, 1), 2, 2)
@@ -159,7 +162,9 @@ def _heart(size: int, radius: float, seed: int) -> tuple[np.ndarray, np.ndarray]
     d = np.hypot(yy - size / 2 - 1, xx - size / 2 + 1)
     lab = np.where(d < radius, 3, np.where(d < radius + 3, 2, 0)).astype(np.uint8)
     lab[(yy < 4) & (xx > size - 6)] = 1  # a little right ventricle
-    img = 100.0 * (lab == 3) + 40.0 * (lab == 2) + 10 * np.random.default_rng(seed).random(lab.shape)
+    img = (
+        100.0 * (lab == 3) + 40.0 * (lab == 2) + 10 * np.random.default_rng(seed).random(lab.shape)
+    )
     return img.astype(np.float32), lab
 
 
@@ -172,13 +177,15 @@ def write_acdc(root: Path, *, n: int = 2, orient: Mapping[int, str] | None = Non
         pid = f"patient{i:03d}"
         d = training / pid
         d.mkdir(parents=True, exist_ok=True)
-        (d / "Info.cfg").write_text(f"ED: 1\nES: 12\nGroup: NOR\nHeight: 180.0\nNbFrame: 30\n"
-                                    f"Weight: 80.0\n")  # fmt: skip
+        (d / "Info.cfg").write_text("ED: 1\nES: 12\nGroup: NOR\nHeight: 180.0\nNbFrame: 30\n"
+                                    "Weight: 80.0\n")  # fmt: skip
         (d / "MANDATORY_CITATION.md").write_text("Bernard et al., IEEE TMI 2018\n")
         codes = (orient or {}).get(i - 1)
         frames = {}
         for frame, radius in ((1, 7.0), (12, 4.5)):
-            imgs, labs = zip(*(_heart(24, radius - 0.4 * k, 10 * i + k) for k in range(4)), strict=True)
+            imgs, labs = zip(
+                *(_heart(24, radius - 0.4 * k, 10 * i + k) for k in range(4)), strict=True
+            )
             img, lab = np.stack(imgs, -1), np.stack(labs, -1)
             frames[frame] = img
             _save(d / f"{pid}_frame{frame:02d}.nii.gz", img, affine, codes)
@@ -235,7 +242,9 @@ def write_nsd(
         codes = (orient or {}).get(s - 1)
         _save(root / "nsddata" / "ppdata" / sub / "func1pt8mm" / "roi" / "nsdgeneral.nii.gz",
               roi, affine, codes)  # fmt: skip
-        betas_dir = root / "nsddata_betas" / "ppdata" / sub / "func1pt8mm" / "betas_fithrf_GLMdenoise_RR"
+        betas_dir = (
+            root / "nsddata_betas" / "ppdata" / sub / "func1pt8mm" / "betas_fithrf_GLMdenoise_RR"
+        )
         betas_dir.mkdir(parents=True, exist_ok=True)
         for k in range(1, sessions + 1):
             data = rng.integers(-900, 900, (*shape, 750)).astype(np.int16)
@@ -294,8 +303,11 @@ def write_contours(path: Path, *, speakers: int = 8, poses: int = 10, points: in
     base = np.stack([np.cos(u) * 3, np.sin(u) * 2], -1)
     anat = rng.normal(size=(speakers, 2))
     pose = rng.normal(size=(poses, 3))
-    tongue = (base[None, None] * (1 + 0.1 * anat[:, None, None, :1])
-              + 0.2 * pose[None, :, None, :2] + 0.01 * rng.normal(size=(speakers, poses, points, 2)))
+    tongue = (
+        base[None, None] * (1 + 0.1 * anat[:, None, None, :1])
+        + 0.2 * pose[None, :, None, :2]
+        + 0.01 * rng.normal(size=(speakers, poses, points, 2))
+    )
     palate = np.stack([np.cos(u) * 3.5, np.sin(u) * 2.8 + 0.5], -1)[None].repeat(speakers, 0)
     path.parent.mkdir(parents=True, exist_ok=True)
     np.savez(path, tongue=tongue.astype(np.float32), palate=palate.astype(np.float32))

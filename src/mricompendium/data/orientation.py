@@ -36,6 +36,7 @@ __all__ = [
     "label_values",
     "load_ras",
     "source_axis",
+    "stack_axis",
 ]
 
 PathLike = str | os.PathLike[str]
@@ -120,8 +121,18 @@ def header_grid(path: PathLike, *, ndim: tuple[int, ...] = (3,)) -> Grid:
 
 
 def source_axis(grid: Grid, stored_axis: int) -> int:
-    """The RAS+ axis that the file's voxel axis ``stored_axis`` became (e.g. a cine's stack)."""
+    """The RAS+ axis that the file's voxel axis ``stored_axis`` became."""
     return int(grid.ornt[stored_axis, 0])
+
+
+def stack_axis(grid: Grid) -> int:
+    """The RAS+ axis of a 2D multi-slice stack (a short-axis cine): the axis whose spacing is
+    more than 1.5 times the others' (thick slices), else the file's third voxel axis."""
+    spacing = np.asarray(grid.spacing_mm)
+    order = np.argsort(spacing)
+    if spacing[order[2]] > 1.5 * spacing[order[1]]:
+        return int(order[2])
+    return source_axis(grid, 2)
 
 
 def load_ras(

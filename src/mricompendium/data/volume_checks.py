@@ -151,7 +151,7 @@ def acdc_folders(path: Path) -> list[Path]:
 
 def check_acdc(path: Path, params: Mapping[str, Any]) -> str:
     """ACDC patients for ``biomech_cardiac`` (see the module docstring)."""
-    from mricompendium.data.orientation import load_ras, source_axis
+    from mricompendium.data.orientation import load_ras, stack_axis
     from mricompendium.data.registration.loaders import _read_info
 
     folders = acdc_folders(path)
@@ -172,7 +172,7 @@ def check_acdc(path: Path, params: Mapping[str, Any]) -> str:
             check_same_grid(ref, grid, what=f"paired with {files[2].name}")
             if lab.min() < 0 or lab.max() > 3:
                 raise DataError(f, f"ACDC labels must lie in 0..3, found {lab.min()}..{lab.max()}")
-            stack = source_axis(ref, 2)
+            stack = stack_axis(ref)
             other = tuple(a for a in range(3) if a != stack)
             myo.append(np.any(lab == 2, axis=other))
         both = int(np.sum(myo[0] & myo[1]))

@@ -204,8 +204,9 @@ def check_layout(
 
     The first subject is the new one: it needs ``target_sessions`` sessions and more than
     ``n_val + 1`` training trials (trials showing no image every subject saw); every other
-    subject ``pretrain_sessions`` sessions (``None``: all it has); at least two images must have
-    been seen by every subject (the shared test images, at most ``n_test`` used).
+    subject pretrains on its first ``pretrain_sessions`` sessions (``None`` or more than it has:
+    all it has); at least two images must have been seen by every subject (the shared test
+    images, at most ``n_test`` used).
 
     Raises:
         FileNotFoundError, DataError: naming the file or the parameter at fault.
@@ -215,15 +216,15 @@ def check_layout(
     layout = find_layout(root)
     images, parts, first_counts = [], [], []
     for i, s in enumerate(layout.subjects):
-        need, key = (target_sessions, "target_sessions") if i == 0 else (
-            pretrain_sessions, "pretrain_sessions")  # fmt: skip
-        if need is not None and len(s.betas) < need:
-            raise DataError(s.betas[0].parent, f"{s.name} has {len(s.betas)} sessions, fewer "
-                            f"than {key}={need}")  # fmt: skip
+        if i == 0 and len(s.betas) < target_sessions:
+            raise DataError(s.betas[0].parent, f"{s.name} (the new subject) has {len(s.betas)} "
+                            f"sessions, fewer than target_sessions={target_sessions}")  # fmt: skip
         counts = [inspect_betas(f, s.mask) for f in s.betas]
         first_counts = first_counts or counts
         images.append(subject_trial_images(s, counts))
-        parts.append(f"{s.name} {len(s.betas)} sessions, {sum(counts)} trials")
+        limit = target_sessions if i == 0 else (pretrain_sessions or len(s.betas))
+        used = min(len(s.betas), limit)
+        parts.append(f"{s.name} {len(s.betas)} sessions ({used} trained on), {sum(counts)} trials")
     shared = set.intersection(*(set(im.tolist()) for im in images))
     if len(shared) < 2:
         raise DataError(layout.root, "fewer than 2 images were seen by every subject: no test set")

@@ -19,7 +19,7 @@ slicing order, ``(rows, columns, slices)``: slice ``k`` is the display slice
 (:func:`~mricompendium.data.orientation.display_slice`) across the plane the notebooks register:
 coronal for Learn2Reg brains (superior at the top, the subject's left -> right along the
 columns, as the template slices the networks train on), and for ACDC the short-axis stack (the
-files' own slice axis, wherever RAS+ puts it).
+axis of the thick slices wherever RAS+ puts it, :func:`.orientation.stack_axis`).
 
 Missing files raise :class:`FileNotFoundError` naming them; unusable ones
 :class:`~mricompendium.data.errors.DataError` naming the file and the problem.
@@ -40,7 +40,7 @@ import torch
 from scipy import ndimage
 
 from mricompendium.data.errors import DataError
-from mricompendium.data.orientation import PLANES, Grid, check_same_grid, load_ras, source_axis
+from mricompendium.data.orientation import PLANES, Grid, check_same_grid, load_ras, stack_axis
 
 __all__ = [
     "ACDC_LABELS",
@@ -103,14 +103,14 @@ def _pair(
     mov: Path, fix: Path, mlab: Path, flab: Path, name: str, unit: str, plane: int | None
 ) -> VolumePair:
     """Load, check one grid, arrange in slicing order (``plane``: RAS+ axis, ``None``: the
-    fixed image's stored slice axis)."""
+    fixed image's slice stack)."""
     f, ref = _volume(fix, False)
     vols = [f]
     for path, labels in ((mov, False), (mlab, True), (flab, True)):
         data, grid = _volume(path, labels)
         check_same_grid(ref, grid, what=f"paired with {fix.name}")
         vols.append(data)
-    axis = source_axis(ref, 2) if plane is None else plane
+    axis = stack_axis(ref) if plane is None else plane
     f, m, ml, fl = (_slicing_order(v, axis) for v in vols)
     return VolumePair(m, f, ml, fl, _slicing_spacing(ref.spacing_mm, axis), name, unit)
 
@@ -210,7 +210,7 @@ def load_acdc_patient(folder: PathLike) -> VolumePair:
         frame("ES", True),
         name=f"{pid} ED->ES",
         unit=pid,
-        plane=None,  # the short-axis stack: the files' own slice axis
+        plane=None,  # the short-axis stack
     )
     for lab, p in ((pair.moving_labels, frame("ED", True)), (pair.fixed_labels, frame("ES", True))):
         if lab.min() < 0 or lab.max() > 3:
