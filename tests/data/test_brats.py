@@ -35,7 +35,7 @@ def test_regions_follow_each_convention():
 
 def test_wrong_convention_is_refused_with_the_setting_to_change():
     with pytest.raises(
-        ValueError, match="not defined by the BraTS 2018-2021.*brats_convention to 2023"
+        ValueError, match="not defined by the BraTS 2018-2021.*convention to brats2023"
     ):
         brats.regions_from_labels(_labels(3), "2018")
     with pytest.raises(ValueError, match="not defined by the BraTS 2023"):
@@ -71,7 +71,7 @@ def test_a_folder_mixing_releases_is_refused_unless_the_convention_is_set(tmp_pa
     with pytest.raises(DataError, match="cases disagree.*brats_convention"):
         brats.load_cases(tmp_path)
     with pytest.raises(DataError, match=r"-seg.nii.gz: label values \[3\] .*2018-2021"):
-        brats.load_cases(tmp_path, convention="2018")  # the 2023 cases do not fit
+        brats.load_cases(tmp_path, convention="brats2021")  # the 2023 cases do not fit
 
 
 def test_relabelled_2021_files_need_the_convention(tmp_path):
@@ -83,7 +83,7 @@ def test_relabelled_2021_files_need_the_convention(tmp_path):
     nib.save(nib.Nifti1Image(lab, img.affine), seg)
     with pytest.raises(DataError, match=f"{seg.name}: label values \\[3\\].*set brats_convention"):
         brats.load_cases(root)
-    (case,) = brats.load_cases(root, convention="2023")
+    (case,) = brats.load_cases(root, convention="brats2023")
     assert case.regions[0].any() and case.convention == "2023"
 
 

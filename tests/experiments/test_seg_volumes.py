@@ -48,7 +48,7 @@ def test_brats_volumes_map_both_conventions(tmp_path):
     _brats_case(tmp_path / "conv" / "c", "c", 3, "2018")
     with pytest.raises(ValueError, match="brats_convention"):
         volumes.brats_volumes(str(tmp_path / "conv"), max_cases=None)
-    (c,) = volumes.brats_volumes(str(tmp_path / "conv"), max_cases=None, convention="2023")
+    (c,) = volumes.brats_volumes(str(tmp_path / "conv"), max_cases=None, convention="brats2023")
     assert c.labels[2, 2, 1] == 3
     with pytest.raises(ValueError, match="cases disagree"):  # one release per folder
         volumes.brats_volumes(str(tmp_path), max_cases=None)

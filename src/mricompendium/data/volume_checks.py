@@ -61,7 +61,7 @@ def check_brats(path: Path, params: Mapping[str, Any]) -> str:
         codes.add(case.grid.codes)
         labels.update(case.labels)
     release = brats.RELEASES[conv]
-    how = "from the file naming" if setting == "auto" else "set by brats_convention"
+    how = "from the file naming" if setting == "auto" else f"brats_convention={setting}"
     return (
         f"{len(folders)} BraTS cases, {len(used)} read (headers and labels): stored "
         f"{'/'.join(sorted(codes))} -> RAS+, labels {sorted(labels)} in the BraTS {release} "

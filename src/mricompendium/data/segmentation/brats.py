@@ -13,12 +13,13 @@ flattening):
   ``BraTS-GLI-00000-000-t1n.nii.gz``, ``-t1c``, ``-t2w``, ``-t2f``, ``-seg``. Labels 1 necrotic
   core (NCR), 2 oedema (ED), 3 enhancing tumour (ET).
 
-The label convention is a setting (``brats_convention`` in the notebooks): ``"2018"`` (ET = 4, the
-2018-2021 releases), ``"2023"`` (ET = 3), or ``"auto"``: the convention of the release whose file
-naming the cases use (``_t1ce``: 2018-2021, ``-t1c``: 2023), never a guess from the label values of
-one case (a 2023 case without enhancing tumour is still a 2023 case). A folder whose cases use both
-namings is refused under ``"auto"``; label values outside the convention are refused naming the
-file (e.g. BraTS 2021 files relabelled 4 -> 3 by a conversion script: set ``"2023"``).
+The label convention is a setting (``brats_convention`` in the notebooks): ``brats2021`` (ET = 4,
+the 2018-2021 releases; ``"2018"`` in code), ``brats2023`` (ET = 3; ``"2023"``), or ``auto``: the
+convention of the release whose file naming the cases use (``_t1ce``: 2018-2021, ``-t1c``: 2023),
+never a guess from the label values of one case (a 2023 case without enhancing tumour is still a
+2023 case). A folder whose cases use both namings is refused under ``auto``; label values outside
+the convention are refused naming the file (e.g. BraTS 2021 files relabelled 4 -> 3 by a
+conversion script: set ``brats2023``).
 
 The evaluated regions are nested: **ET** = enhancing tumour; **TC** (tumour core) = ET + NCR(/NET);
 **WT** (whole tumour) = TC + ED. :func:`regions_from_labels` maps either convention to the three
@@ -54,6 +55,7 @@ __all__ = [
     "BratsCase",
     "CaseCheck",
     "check_case",
+    "convention_key",
     "find_cases",
     "load_case",
     "load_cases",
@@ -70,7 +72,9 @@ CONVENTIONS: dict[str, dict[str, int]] = {
     "2023": {"NCR": 1, "ED": 2, "ET": 3},  # BraTS 2023: 1 NCR, 2 ED, 3 ET
 }
 RELEASES = {"2018": "2018-2021", "2023": "2023"}
-Convention = Literal["2018", "2023", "auto"]
+# the notebooks' brats_convention values (strings YAML keeps as strings) -> convention keys
+SETTINGS = {"brats2021": "2018", "brats2023": "2023"}
+Convention = Literal["2018", "2023", "brats2021", "brats2023", "auto"]
 
 # file-name suffixes per modality, per naming scheme (2018-2021 first, then 2023)
 _SUFFIXES = {
@@ -124,12 +128,34 @@ def _allowed(convention: str) -> str:
     return ", ".join(f"{v} {k}" for k, v in sorted(values.items(), key=lambda kv: kv[1]))
 
 
+def _setting(convention: str) -> str:
+    return next(k for k, v in SETTINGS.items() if v == convention)
+
+
+def convention_key(convention: object) -> str:
+    """``"2018"``, ``"2023"`` or ``"auto"`` from a setting (``brats2021``, ``brats2023``,
+    ``auto``, or the keys themselves, as strings or integers).
+
+    Raises:
+        ValueError: anything else.
+    """
+    c = str(convention).strip().lower()
+    c = SETTINGS.get(c, c)
+    if c not in (*CONVENTIONS, "auto"):
+        raise ValueError(
+            f"brats_convention must be auto, brats2021 (labels 1/2/4) or brats2023 (labels "
+            f"1/2/3), got {convention!r}"
+        )
+    return c
+
+
 def _check_values(values: set[int], convention: str) -> None:
     bad = sorted(values - {0, *CONVENTIONS[convention].values()})
     if bad:
         other = next(c for c in CONVENTIONS if c != convention)
         hint = (
-            f"; set brats_convention to {other} if the labels follow BraTS {RELEASES[other]}"
+            f"; set brats_convention to {_setting(other)} if the labels follow BraTS "
+            f"{RELEASES[other]}"
             if not set(bad) - set(CONVENTIONS[other].values())
             else ""
         )
@@ -155,10 +181,9 @@ def regions_from_labels(labels: np.ndarray, convention: Convention = "auto") -> 
         ValueError: an unknown convention, or a label value that the convention does not define.
     """
     lab = np.asarray(labels)
+    convention = convention_key(convention)  # type: ignore[assignment]
     if convention == "auto":
         convention = "2023" if (lab == 3).any() else "2018"
-    if convention not in CONVENTIONS:
-        raise ValueError(f"convention must be 'auto' or one of {sorted(CONVENTIONS)}")
     _check_values(set(np.unique(lab).tolist()), convention)
     values = CONVENTIONS[convention]
     et = lab == values["ET"]
@@ -197,9 +222,8 @@ def resolve_convention(folders: list[Path], convention: str = "auto") -> str:
         ValueError: an unknown convention.
         DataError: under ``"auto"``, cases of both namings (names one of each).
     """
+    convention = convention_key(convention)
     if convention != "auto":
-        if convention not in CONVENTIONS:
-            raise ValueError(f"brats_convention must be auto, 2018 or 2023, got {convention!r}")
         return convention
     schemes = {naming_scheme(f): f for f in folders}
     if len(schemes) > 1:
@@ -207,7 +231,8 @@ def resolve_convention(folders: list[Path], convention: str = "auto") -> str:
         raise DataError(
             new.parent,
             f"cases disagree: {old.name} uses the 2018-2021 naming (labels 1/2/4), {new.name} the "
-            "2023 naming (labels 1/2/3); keep one release per folder or set brats_convention",
+            "2023 naming (labels 1/2/3); keep one release per folder or set brats_convention "
+            "(brats2021 or brats2023)",
         )
     return next(iter(schemes), "2018")
 
@@ -224,7 +249,8 @@ def _case_files(folder: Path) -> dict[str, Path | None]:
 
 
 def _case_convention(folder: Path, convention: str) -> str:
-    return naming_scheme(folder) if convention == "auto" else resolve_convention([], convention)
+    key = convention_key(convention)
+    return naming_scheme(folder) if key == "auto" else key
 
 
 def _label_error(path: Path, err: ValueError) -> DataError:
@@ -261,7 +287,8 @@ def load_case(folder: str | os.PathLike[str], *, convention: Convention = "auto"
 
     Args:
         folder: the case folder, named after the case id.
-        convention: label convention: ``"auto"`` (the case's file naming), ``"2018"``, ``"2023"``.
+        convention: label convention: ``"auto"`` (the case's file naming), ``"brats2021"``
+            (``"2018"``), ``"brats2023"`` (``"2023"``).
 
     Raises:
         DataError: the folder or a modality is missing, a file is corrupt or not 3D, grids differ,

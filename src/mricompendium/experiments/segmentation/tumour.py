@@ -177,8 +177,8 @@ def brats_cases(
     ``skip`` drops the first cases (to take disjoint train / test subsets). Volumes are RAS+
     (:func:`~mricompendium.data.segmentation.brats.load_case`), so 2D takes the axial slice with
     the largest whole-tumour area. Labels are resampled as the three region masks; ``convention``
-    is the folder's label convention (``auto``, ``2018``, ``2023``; a folder mixing releases is
-    refused under ``auto``).
+    is the folder's label convention (``auto``, ``brats2021``, ``brats2023``; a folder mixing
+    releases is refused under ``auto``).
     """
     every = brats.find_cases(root)
     conv = brats.resolve_convention(every, convention)

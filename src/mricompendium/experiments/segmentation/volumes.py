@@ -104,7 +104,7 @@ def brats_volumes(
     root: str, *, max_cases: int | None, skip: int = 0, convention: str = "auto"
 ) -> list[Volume]:
     """Whole BraTS cases as :class:`Volume` (tumour task: NCR 1, ED 2, ET 3 in any release),
-    RAS+; ``convention`` is the folder's label convention (``auto``, ``2018``, ``2023``)."""
+    RAS+; ``convention``: the folder's label convention (``auto``, ``brats2021``, ``brats2023``)."""
     every = brats.find_cases(root)
     conv = brats.resolve_convention(every, convention)
     folders = every[skip:]
