@@ -6,10 +6,8 @@ import numpy as np
 import pytest
 
 from mricompendium.data.fmri import (
-    EmbeddingConfig,
-    JointEmbedding,
     SimConfig,
-    StimulusBank,
+    Stimuli,
     average_repeats,
     fit_noise_model,
     make_subjects,
@@ -22,11 +20,10 @@ from mricompendium.data.fmri.voxels import feature_maps, prf_weights
 
 @pytest.fixture(scope="module")
 def world():
-    emb = JointEmbedding(EmbeddingConfig(dim=16)).eval()  # untrained: plumbing and low level
     sim = SimConfig(n_voxels=120, trials_per_session=200, trials_per_run=50)
     noise = fit_noise_model()
-    subjects = make_subjects(2, sim, noise, emb, seed=0, n_reference=100)
-    bank = StimulusBank.build(sample_scenes(500, 0, p_second=0.3), emb)
+    subjects = make_subjects(2, sim, noise, seed=0, n_reference=100)
+    bank = Stimuli.render(sample_scenes(500, 0, p_second=0.3), sim.image_size)
     return sim, noise, subjects, bank
 
 
@@ -37,7 +34,7 @@ def test_subjects_differ_in_voxels_layout_and_noise(world):
     assert np.median(a.noise_sd_psc) != np.median(b.noise_sd_psc)
     v1, vot = a.area == "V1", a.area == "VOT"
     assert a.sigma_deg[v1].mean() < a.sigma_deg[vot].mean()
-    assert a.semantic[v1].mean() < a.semantic[vot].mean()
+    assert a.object_w[v1].mean() < a.object_w[vot].mean()
 
 
 def test_simulated_betas_are_reproducible_for_a_seed(world):
@@ -55,7 +52,7 @@ def test_betas_carry_the_stimulus_signal(world):
     sim, noise, (subj, _), bank = world
     idx = np.arange(300)
     b, _ = simulate_trials(subj, bank, idx, sim, noise, seed=0, zscore=False)
-    amp = subj.amplitudes(bank.features[idx], bank.image_emb[idx])
+    amp = subj.amplitudes(bank.features[idx], bank.scenes.subset(idx))
     r = [np.corrcoef(amp[:, v], b[:, v])[0, 1] for v in range(subj.n_voxels)]
     assert np.median(r) > 0.15
 

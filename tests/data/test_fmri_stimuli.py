@@ -9,7 +9,15 @@ import torch
 from mricompendium.data.errors import DataError
 from mricompendium.data.fmri import embedding as emb_mod
 from mricompendium.data.fmri.render import SHAPES, render
-from mricompendium.data.fmri.stimuli import CATEGORIES, Scenes, category_prompt, sample_scenes
+from mricompendium.data.fmri.stimuli import (
+    CAPTION_TEMPLATES,
+    CATEGORIES,
+    PROMPT_TEMPLATES,
+    Scenes,
+    category_prompt,
+    category_text,
+    sample_scenes,
+)
 
 
 def test_scenes_are_reproducible_for_a_seed_and_differ_across_seeds():
@@ -24,8 +32,24 @@ def test_categories_are_respected_and_captions_name_them():
     for caption, label in zip(s.captions(), s.labels, strict=True):
         assert CATEGORIES[label] in caption and caption.endswith("background.")
     assert (s.category[:, 1] >= 0).any() and (s.category[:, 1] < 0).any()
-    assert s.prompts()[0] == category_prompt(CATEGORIES[s.labels[0]])
     assert category_prompt("ellipse") == "an image of an ellipse."
+
+
+def test_training_captions_never_use_a_zero_shot_wording():
+    assert not set(PROMPT_TEMPLATES) & set(CAPTION_TEMPLATES)
+    s = sample_scenes(200, 5)
+    labels = s.label_captions()
+    prompts = {category_prompt(c, t) for c in CATEGORIES for t in PROMPT_TEMPLATES}
+    assert not set(labels) & prompts and not set(s.captions()) & prompts
+    assert {category_text(CATEGORIES[c], t) for c in s.labels for t in CAPTION_TEMPLATES} >= set(
+        labels
+    )
+    assert (
+        len({label.split(CATEGORIES[c])[0] for label, c in zip(labels, s.labels, strict=True)}) > 1
+    )
+    assert category_text("star", "{} shape.") == "a star shape."
+    with pytest.raises(ValueError, match="zero-shot"):
+        category_prompt("star", CAPTION_TEMPLATES[0])
 
 
 def test_render_shape_range_and_every_shape_draws_pixels():
@@ -61,6 +85,10 @@ def test_tokenizer_and_encoders_give_unit_vectors():
     z = model.encode_images(render(sample_scenes(3, 0), 32))
     t = model.encode_text(["an image of a star."])
     assert z.shape == (3, 16) and t.shape == (1, 16)
+    known = emb_mod.tokenize(["a picture of a star.", "a drawing of an arrow shape."])
+    assert (known[known > 0] > 1).all()  # every template word is in the vocabulary
+    c = model.class_vectors(["star", "ring"])
+    assert c.shape == (2, 16) and np.allclose(np.linalg.norm(c, axis=1), 1, atol=1e-5)
     assert np.allclose(np.linalg.norm(z, axis=1), 1, atol=1e-5)
     with pytest.raises(ValueError, match="images"):
         model.encode_images(np.zeros((2, 3, 16, 16)))

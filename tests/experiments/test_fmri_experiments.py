@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
 from mricompendium import claims
-from mricompendium.data.fmri import EmbeddingConfig, JointEmbedding, SimConfig, fit_noise_model
+from mricompendium.data.fmri import (
+    CATEGORIES,
+    EmbeddingConfig,
+    JointEmbedding,
+    SimConfig,
+    category_prompt,
+    fit_noise_model,
+)
 from mricompendium.experiments.fmri import brainclip as bc
 from mricompendium.experiments.fmri import (
     brainclip_study,
@@ -15,6 +24,7 @@ from mricompendium.experiments.fmri import (
     rows_from_metrics,
 )
 from mricompendium.experiments.fmri import mindeye2 as me
+from mricompendium.experiments.fmri.common import baseline_gap, gap_words, identification
 
 SIM = SimConfig(n_voxels=40, trials_per_session=40, trials_per_run=20)
 
@@ -30,6 +40,38 @@ def test_ridge_recovers_a_linear_map():
     xv = rng.normal(size=(50, 10))
     r = fit_ridge(x, x @ w, alphas=[1e-6, 1.0], x_val=xv, score=lambda p: -np.abs(p - xv @ w).sum())
     assert r.alpha == 1e-6 and np.allclose(r.predict(xv), xv @ w, atol=1e-3)
+
+
+def test_baseline_gap_pairs_cases_and_averages_seeds():
+    cases = [f"img{i}" for i in range(8)]
+    base = np.linspace(0.2, 0.6, 8)
+    rows = rows_from_metrics(
+        {"acc": base}, setting="s", method="ridge", seed=-1, budget=0, cases=cases,
+        units=cases, groups=["g"] * 8,
+    )  # fmt: skip
+    for seed, shift in ((0, 0.095), (1, 0.1), (2, 0.105)):
+        rows += rows_from_metrics(
+            {"acc": base + shift + 0.01 * np.sin(np.arange(8))}, setting="s", method="net",
+            seed=seed, budget=10, cases=cases, units=cases, groups=["g"] * 8,
+        )  # fmt: skip
+    stat = baseline_gap(claims.results_frame(rows), "net", "ridge", metric="acc", setting="s")
+    assert stat.n_units == 8 and stat.n_seeds == 3
+    assert stat.effect == pytest.approx(0.10 + 0.01 * np.sin(np.arange(8)).mean())
+    assert stat.ci_low < 0.1 < stat.ci_high and stat.ci_low > 0
+    assert gap_words(stat, 0.05) == "beats"
+    flat = dataclasses.replace(stat, effect=0.0, ci_low=-0.01, ci_high=0.01)
+    assert gap_words(flat, 0.02) == "matches (within 0.02)"
+    wide = dataclasses.replace(stat, effect=0.0, ci_low=-0.1, ci_high=0.1)
+    assert gap_words(wide, 0.02).startswith("cannot be told apart")
+    short = dataclasses.replace(stat, effect=-0.05, ci_low=-0.1, ci_high=-0.01)
+    assert gap_words(short, 0.02) == "falls short of"
+
+
+def test_identification_is_half_at_chance_and_one_when_exact():
+    rng = np.random.default_rng(0)
+    target = rng.normal(size=(30, 8))
+    assert identification(target, target) == 1.0
+    assert 0.35 < identification(rng.normal(size=(30, 8)), target) < 0.65
 
 
 def test_mindeye2_pipeline_gives_valid_rows(world):
@@ -95,6 +137,18 @@ def test_brainclip_pipeline_holds_novel_categories_out_of_training(world):
     assert all(len(v) == 9 and np.all((v >= 0) & (v <= 1)) for v in m.values())
     ridge = bc.ridge_embeddings(study, alphas=[1.0], n_candidates=300)
     assert ridge.shape == brain.shape
+    assert bc.text_targets_apart(study) == {"wordings": True, "novel_absent": True}
+    assert set(bc.zero_shot_prompts([0])) == {"an image of a circle.", "a drawing of a circle."}
+
+
+def test_text_targets_apart_catches_a_prompt_among_the_training_texts(world):
+    emb, noise = world
+    study = brainclip_study(
+        SIM, emb, noise, n_novel=3, n_train=20, n_val=4, n_test_seen=2, n_test_novel=3, seed=0
+    )
+    s = study.subjects[study.target]
+    study.bank.label_captions[s.train_idx[0]] = category_prompt(CATEGORIES[study.novel[0]])
+    assert bc.text_targets_apart(study) == {"wordings": False, "novel_absent": False}
 
 
 def test_real_nsd_style_folder_builds_a_study(tmp_path, world):

@@ -1,13 +1,17 @@
 """A joint image-text embedding trained contrastively on the stimulus set (the stand-in for CLIP).
 
 MindEye2 and BrainCLIP decode fMRI into CLIP's space. CLIP's weights do not ship offline, so the
-simulator trains its own small CLIP: an image encoder (a 4-layer CNN) and a text encoder (word and
+compendium trains its own small CLIP: an image encoder (a 4-layer CNN) and a text encoder (word and
 position embeddings, one transformer layer, mean pooling), both ending in a ``dim``-dimensional
 unit vector, trained with CLIP's symmetric InfoNCE loss and a learnt temperature on scenes drawn
 from **every** category (as CLIP was trained on web data that include the categories an fMRI
-decoder never saw). Each scene is paired with two captions, as in BrainCLIP's caption file: its
-descriptive caption and its category template ("an image of a star."); each step averages the
-image-caption and the image-template losses.
+decoder never saw). Each scene is paired with two captions: its description and a category
+caption whose wording is drawn, per step, from every template (the zero-shot prompts and the
+training captions of :mod:`~mricompendium.data.fmri.stimuli`, as web text holds every wording);
+each step averages the image-description and the image-category-caption losses.
+
+It is trained apart from the fMRI simulator, on scenes of its own, and the simulator never reads
+it: the decoders' target is a representation the simulated brain does not compute.
 
 The text side is trained here rather than taken from a pretrained sentence encoder: none ships
 offline in the installed packages, and one that does would pull in ``transformers`` (hundreds of
@@ -40,19 +44,25 @@ from mricompendium.data.errors import DataError
 from mricompendium.data.fmri.render import render
 from mricompendium.data.fmri.stimuli import (
     BACKGROUNDS,
+    CAPTION_TEMPLATES,
     CATEGORIES,
     COLOURS,
     POSITIONS,
+    PROMPT_TEMPLATES,
     SIZES,
     TEXTURES,
     category_prompt,
+    category_text,
     sample_scenes,
 )
 
 __all__ = ["EmbeddingConfig", "JointEmbedding", "load_embedding", "tokenize", "train_embedding"]
 
 logger = logging.getLogger(__name__)
-_WORDS = ("a", "an", "image", "of", "at", "the", "on", "and", "background")
+TEMPLATES: tuple[str, ...] = PROMPT_TEMPLATES + CAPTION_TEMPLATES
+_WORDS = ("a", "an", "at", "the", "on", "and", "background") + tuple(
+    w for t in TEMPLATES for w in re.findall(r"[a-z]+", t)
+)
 VOCAB: tuple[str, ...] = tuple(
     dict.fromkeys(
         ["<pad>", "<unk>", *_WORDS]
@@ -178,6 +188,14 @@ class JointEmbedding(nn.Module):
         tok = tokenize(list(texts))
         return torch.cat([self.text(tok[i : i + batch]) for i in range(0, len(tok), batch)]).numpy()
 
+    def class_vectors(self, categories: Sequence[str]) -> np.ndarray:
+        """Zero-shot classifier ``(C, dim)``: per category the normalised mean of its prompts'
+        embeddings over :data:`~mricompendium.data.fmri.stimuli.PROMPT_TEMPLATES` (CLIP's prompt
+        ensembling)."""
+        z = np.stack([self.encode_text([category_prompt(c, t) for c in categories])
+                      for t in PROMPT_TEMPLATES]).mean(0)  # fmt: skip
+        return (z / np.linalg.norm(z, axis=1, keepdims=True)).astype(np.float32)
+
 
 def _clip_loss(model: JointEmbedding, img: torch.Tensor, *texts: torch.Tensor) -> torch.Tensor:
     """Symmetric InfoNCE of the images against each text batch, averaged; pairs with the same
@@ -200,20 +218,23 @@ def train_embedding(config: EmbeddingConfig = EmbeddingConfig()) -> tuple[JointE
     Returns:
         ``(model, report)``; ``report`` holds the loss history's end, the wall time and held-out
         quality (image->caption top-1 among 100 held-out pairs; zero-shot category accuracy of
-        held-out images against the 20 category templates).
+        held-out images against the 20 categories' prompt ensembles).
     """
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     scenes = sample_scenes(config.n_pairs, rng, p_second=0.3)
     images = torch.from_numpy(render(scenes, config.image_size))
-    captions, prompts = tokenize(scenes.captions()), tokenize(scenes.prompts())
+    captions = tokenize(scenes.captions())
+    names = [CATEGORIES[c] for c in scenes.labels]
+    wordings = [tokenize([category_text(n, t) for n in names]) for t in TEMPLATES]
     model = JointEmbedding(config)
     opt = torch.optim.Adam(model.parameters(), lr=config.lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, config.steps)
     t0, losses = time.perf_counter(), []
     for _ in range(config.steps):
         idx = torch.from_numpy(rng.choice(config.n_pairs, config.batch_size, replace=False))
-        loss = _clip_loss(model, images[idx], captions[idx], prompts[idx])
+        labels = wordings[int(rng.integers(len(wordings)))]  # one wording per step
+        loss = _clip_loss(model, images[idx], captions[idx], labels[idx])
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -230,7 +251,7 @@ def _quality(model: JointEmbedding, config: EmbeddingConfig) -> dict[str, float]
     zi = model.encode_images(render(test, config.image_size))
     zt = model.encode_text(test.captions())
     sim = zi[:100] @ zt[:100].T
-    zc = model.encode_text([category_prompt(c) for c in CATEGORIES])
+    zc = model.class_vectors(CATEGORIES)
     return {
         "caption_top1_among_100": float(np.mean(sim.argmax(1) == np.arange(100))),
         "zero_shot_category_acc": float(np.mean((zi @ zc.T).argmax(1) == test.labels)),

@@ -1,6 +1,8 @@
-"""From images to NSD-like single-trial betas: responses, BOLD runs, noise and the GLM.
+"""From scenes to NSD-like single-trial betas: responses, BOLD runs, noise and the GLM.
 
-A subject (:class:`~mricompendium.data.fmri.voxels.SubjectModel`) views a list of images in
+The simulator's input is :class:`Stimuli`: what the subject sees (the scenes' attributes, the
+images and their low-level feature maps), never an embedding of them. A subject
+(:class:`~mricompendium.data.fmri.voxels.SubjectModel`) views a list of images in
 sessions of ``trials_per_session`` trials, split into runs of ``trials_per_run`` (NSD: 750 trials
 per session in 12 runs of 62-63). For each run the simulator
 
@@ -24,7 +26,6 @@ import logging
 
 import numpy as np
 
-from mricompendium.data.fmri.embedding import JointEmbedding
 from mricompendium.data.fmri.glm import (
     RunDesign,
     design_matrix,
@@ -38,7 +39,7 @@ from mricompendium.data.fmri.render import render
 from mricompendium.data.fmri.stimuli import Scenes, sample_scenes
 from mricompendium.data.fmri.voxels import SubjectModel, draw_subject, feature_maps
 
-__all__ = ["SimConfig", "StimulusBank", "average_repeats", "make_subjects", "simulate_trials"]
+__all__ = ["SimConfig", "Stimuli", "average_repeats", "make_subjects", "simulate_trials"]
 
 logger = logging.getLogger(__name__)
 
@@ -89,83 +90,52 @@ class SimConfig:
             raise ValueError(f"image_size must be a multiple of 8, got {self.image_size}")
 
 
-@dataclasses.dataclass
-class StimulusBank:
-    """Every image a study shows, with what the simulator and the decoders need of it.
+@dataclasses.dataclass(frozen=True)
+class Stimuli:
+    """What a simulated subject sees, and all the simulator may read: the scenes' attribute table,
+    the rendered images and their low-level feature maps. It holds no embedding of the scenes.
 
     Attributes:
-        scenes: the attribute table (``None`` for real images); images: ``(N, 3, S, S)`` float32
-        in [0, 1]; features: ``(N, 7, S/2, S/2)`` low-level channels; image_emb / caption_emb /
-        prompt_emb: ``(N, D)`` unit joint embeddings of the image, its descriptive caption and its
-        category template (zeros where there is no caption); captions: the descriptive captions.
+        scenes: the attribute table; images: ``(N, 3, S, S)`` float32 in [0, 1]; features:
+        ``(N, 7, S/2, S/2)`` low-level channels (:func:`~.voxels.feature_maps`).
     """
 
-    scenes: Scenes | None
+    scenes: Scenes
     images: np.ndarray
     features: np.ndarray
-    image_emb: np.ndarray
-    caption_emb: np.ndarray
-    prompt_emb: np.ndarray
-    captions: list[str]
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.scenes, Scenes):
+            raise TypeError(f"Stimuli.scenes must be a Scenes table, got {type(self.scenes)}")
+        if not len(self.scenes) == len(self.images) == len(self.features):
+            raise ValueError(
+                f"{len(self.scenes)} scenes, {len(self.images)} images, "
+                f"{len(self.features)} feature maps"
+            )
 
     @classmethod
-    def build(cls, scenes: Scenes, embedding: JointEmbedding) -> StimulusBank:
-        """Render ``scenes`` at the embedding's image size and encode them."""
-        images = render(scenes, embedding.config.image_size)
-        return cls.from_images(
-            images, embedding, scenes=scenes, captions=scenes.captions(), prompts=scenes.prompts()
-        )
-
-    @classmethod
-    def from_images(
-        cls,
-        images: np.ndarray,
-        embedding: JointEmbedding,
-        *,
-        scenes: Scenes | None = None,
-        captions: list[str] | None = None,
-        prompts: list[str] | None = None,
-    ) -> StimulusBank:
-        """A bank of given images ``(N, 3, S, S)`` (e.g. real stimuli), captions optional."""
-        n, dim = len(images), embedding.config.dim
-
-        def text(t: list[str] | None) -> np.ndarray:
-            return embedding.encode_text(t) if t else np.zeros((n, dim), np.float32)
-
-        return cls(
-            scenes=scenes,
-            images=images,
-            features=feature_maps(images),
-            image_emb=embedding.encode_images(images),
-            caption_emb=text(captions),
-            prompt_emb=text(prompts),
-            captions=list(captions or []),
-        )
+    def render(cls, scenes: Scenes, image_size: int) -> Stimuli:
+        """Render ``scenes`` at ``image_size`` pixels and compute their feature maps."""
+        images = render(scenes, image_size)
+        return cls(scenes, images, feature_maps(images))
 
     def __len__(self) -> int:
-        return len(self.images)
+        return len(self.scenes)
 
 
 def make_subjects(
-    n: int,
-    config: SimConfig,
-    noise: NoiseModel,
-    embedding: JointEmbedding,
-    *,
-    seed: int,
-    n_reference: int = 300,
+    n: int, config: SimConfig, noise: NoiseModel, *, seed: int, n_reference: int = 300
 ) -> list[SubjectModel]:
     """Draw ``n`` subjects named ``subj01``... and calibrate each on a reference image set."""
-    ref = StimulusBank.build(
+    ref = Stimuli.render(
         sample_scenes(n_reference, np.random.default_rng([seed, 10**6]), p_second=config.p_second),
-        embedding,
+        config.image_size,
     )
     subjects = []
     for i in range(n):
         s = draw_subject(
             f"subj{i + 1:02d}",
             n_voxels=config.n_voxels,
-            prototypes=ref.image_emb,
             noise=noise,
             tr=config.tr,
             n_hrfs=config.n_hrfs,
@@ -175,7 +145,7 @@ def make_subjects(
             fov_deg=config.fov_deg,
             seed=int(np.random.SeedSequence([seed, i]).generate_state(1)[0]),
         )
-        s.calibrate(ref.features, ref.image_emb)
+        s.calibrate(ref.features, ref.scenes)
         subjects.append(s)
     return subjects
 
@@ -228,7 +198,7 @@ def _simulate_run(
 
 def simulate_trials(
     subject: SubjectModel,
-    bank: StimulusBank,
+    stimuli: Stimuli,
     stim_idx: np.ndarray,
     config: SimConfig,
     noise: NoiseModel,
@@ -236,19 +206,26 @@ def simulate_trials(
     seed: int | np.random.SeedSequence,
     zscore: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Single-trial betas of ``subject`` viewing ``bank`` images ``stim_idx`` in that order.
+    """Single-trial betas of ``subject`` viewing ``stimuli`` ``stim_idx`` in that order.
 
-    Trials fill sessions of ``config.trials_per_session`` (the last may be shorter), each split
-    into runs of ``config.trials_per_run``.
+    ``stimuli`` must be a :class:`Stimuli` (a bank with embeddings is refused: the simulator sees
+    what the subject sees, never the decoders' target). Trials fill sessions of
+    ``config.trials_per_session`` (the last may be shorter), each split into runs of
+    ``config.trials_per_run``.
 
     Returns:
         ``(betas (n, V) float32, session (n,) int)``: betas z-scored per voxel within each
         session (unless ``zscore=False``: then in % signal change).
     """
+    if not isinstance(stimuli, Stimuli):
+        raise TypeError(
+            f"simulate_trials takes Stimuli (scenes, images, features), got {type(stimuli)}: "
+            "pass bank.stimuli"
+        )
     stim_idx = np.asarray(stim_idx, dtype=np.int64)
     if stim_idx.ndim != 1 or stim_idx.size == 0:
         raise ValueError("stim_idx must be a non-empty 1D array of image indices")
-    amps = subject.amplitudes(bank.features[stim_idx], bank.image_emb[stim_idx])
+    amps = subject.amplitudes(stimuli.features[stim_idx], stimuli.scenes.subset(stim_idx))
     rng = np.random.default_rng(seed)
     betas = np.empty_like(amps)
     session = np.arange(stim_idx.size) // config.trials_per_session

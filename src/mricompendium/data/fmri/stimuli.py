@@ -5,9 +5,13 @@ size, position, rotation and surface texture, on one of several backgrounds. Sce
 an attribute table (:class:`Scenes`, integers and floats only, so its hash is the same on every
 machine) and rendered deterministically from it (:func:`~mricompendium.data.fmri.render.render`),
 anti-aliased by 2x
-super-sampling. Each scene has two captions, as BrainCLIP's caption file has for each GOD image:
-a category template (``"an image of a star."``) and a free description
-(``"a large red striped star at the upper left on a dark background."``).
+super-sampling. Each scene has a free description
+(``"a large red striped star at the upper left on a dark background."``) and category captions
+built from templates. The templates come in two disjoint sets: :data:`PROMPT_TEMPLATES`, the
+wordings a zero-shot classifier uses (``"an image of a star."``, BrainCLIP's caption-file wording),
+and :data:`CAPTION_TEMPLATES`, the wordings of the category caption a decoder may be trained on
+(``"a picture of a star."``), so that training on captions never trains on the classifier's
+own vectors.
 
 Images are float32 ``(N, 3, H, W)`` RGB in ``[0, 1]``; image coordinates run from -1 (left, top)
 to +1 (right, bottom).
@@ -27,9 +31,12 @@ __all__ = [
     "COLOURS",
     "POSITIONS",
     "SIZES",
+    "CAPTION_TEMPLATES",
+    "PROMPT_TEMPLATES",
     "TEXTURES",
     "Scenes",
     "category_prompt",
+    "category_text",
     "sample_scenes",
 ]
 
@@ -68,6 +75,9 @@ TEXTURES: tuple[str, ...] = ("plain", "horizontally striped", "vertically stripe
 BACKGROUNDS: tuple[str, ...] = ("dark", "light", "grey", "noisy", "graded")
 _BG_LEVEL = {"dark": 0.1, "light": 0.85, "grey": 0.5, "noisy": 0.42, "graded": 0.5}
 _JITTER = 0.08  # position jitter (image half-widths): the named position stays true
+# Category captions: "{}" takes the category with its article ("a star", "an ellipse").
+PROMPT_TEMPLATES: tuple[str, ...] = ("an image of {}.", "a drawing of {}.")  # zero-shot prompts
+CAPTION_TEMPLATES: tuple[str, ...] = ("a picture of {}.", "{} shape.")  # training captions
 
 
 @dataclasses.dataclass(frozen=True)
@@ -129,15 +139,29 @@ class Scenes:
         """One descriptive caption per scene."""
         return [_describe(self, i) for i in range(len(self))]
 
-    def prompts(self) -> list[str]:
-        """The category template caption of each scene's main object."""
-        return [category_prompt(CATEGORIES[c]) for c in self.labels]
+    def label_captions(self) -> list[str]:
+        """A category caption of each scene's main object in a training wording
+        (:data:`CAPTION_TEMPLATES`, picked by the scene's own ``noise_seed``): never a zero-shot
+        prompt."""
+        k = len(CAPTION_TEMPLATES)
+        return [
+            category_text(CATEGORIES[c], CAPTION_TEMPLATES[int(seed) % k])
+            for c, seed in zip(self.labels, self.noise_seed, strict=True)
+        ]
 
 
-def category_prompt(category: str) -> str:
-    """The template caption for a category, e.g. ``"an image of a star."``."""
+def category_text(category: str, template: str) -> str:
+    """``template`` filled with the category and its article: ``"a picture of an ellipse."``."""
     article = "an" if category[0] in "aeiou" or category == "hourglass" else "a"
-    return f"an image of {article} {category}."
+    text = template.format(f"{article} {category}")
+    return text[0].lower() + text[1:]
+
+
+def category_prompt(category: str, template: str = PROMPT_TEMPLATES[0]) -> str:
+    """A zero-shot prompt for a category, e.g. ``"an image of a star."``."""
+    if template not in PROMPT_TEMPLATES:
+        raise ValueError(f"{template!r} is not a zero-shot prompt template {PROMPT_TEMPLATES}")
+    return category_text(category, template)
 
 
 def _object_phrase(s: Scenes, i: int, k: int) -> str:

@@ -3,14 +3,20 @@
 Protocol (our reading, scaled): one subject; an MLP maps its betas into the joint embedding,
 trained on seen categories only, with CLIP's contrastive loss against the image embedding
 (visual supervision) or against the image embedding and the embeddings of the image's two
-captions, its description and its category template (visual + textual supervision). Tested on
-seen- and novel-category images: zero-shot category decoding (nearest category template among the
-novel categories), fMRI-to-image and fMRI-to-text (description) matching.
+captions, its description and its category caption (visual + textual supervision). Tested on
+seen- and novel-category images: zero-shot category decoding (nearest category prompt ensemble
+among the setting's categories), fMRI-to-image and fMRI-to-text (description) matching.
+
+The category captions trained on use other wordings than the zero-shot prompts
+(:data:`~mricompendium.data.fmri.stimuli.CAPTION_TEMPLATES` vs
+:data:`~mricompendium.data.fmri.stimuli.PROMPT_TEMPLATES`): the text loss never pulls the decoded
+embedding onto a classifier vector. :func:`text_targets_apart` checks it.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -18,8 +24,8 @@ import numpy as np
 import torch
 
 from mricompendium import training
-from mricompendium.data.fmri import CATEGORIES, JointEmbedding, category_prompt
-from mricompendium.experiments.fmri.common import fit_ridge, sample_rows
+from mricompendium.data.fmri import CATEGORIES, PROMPT_TEMPLATES, JointEmbedding, category_prompt
+from mricompendium.experiments.fmri.common import fit_ridge, identification, sample_rows
 from mricompendium.experiments.fmri.study import Study
 from mricompendium.metrics import retrieval
 from mricompendium.models.fmri import BrainCLIPMapper, CLIPLoss
@@ -33,7 +39,9 @@ __all__ = [
     "evaluate_embeddings",
     "predict",
     "ridge_embeddings",
+    "text_targets_apart",
     "train_mapper",
+    "zero_shot_prompts",
 ]
 
 CITATION = (
@@ -79,7 +87,7 @@ def _split(study: Study, split: str) -> dict[str, torch.Tensor]:
         "x": torch.from_numpy(np.ascontiguousarray(x)),
         "img": torch.from_numpy(bank.image_emb[idx]),
         "cap": torch.from_numpy(bank.caption_emb[idx]),
-        "prompt": torch.from_numpy(bank.prompt_emb[idx]),
+        "label": torch.from_numpy(bank.label_emb[idx]),
     }
 
 
@@ -90,7 +98,7 @@ def _objective(cfg: TrainConfig) -> Callable[[BrainCLIPMapper, dict], torch.Tens
         out = model(batch["x"])
         loss = (1.0 - cfg.text_weight) * clip(out.embedding, batch["img"])
         if cfg.text_weight > 0:
-            text = clip(out.embedding, batch["cap"]) + clip(out.embedding, batch["prompt"])
+            text = clip(out.embedding, batch["cap"]) + clip(out.embedding, batch["label"])
             loss = loss + cfg.text_weight * 0.5 * text
         return loss + cfg.kl_weight * out.kl
 
@@ -106,9 +114,16 @@ def train_mapper(
     device: torch.device | str,
     on_step: dict[int, Callable[[BrainCLIPMapper], Any]] | None = None,
 ) -> training.History:
-    """Train on the seen-category training trials; validation: the objective on the validation
-    trials (lower is better)."""
+    """Train on the seen-category training trials.
+
+    Every mapper, whatever its loss, gets the same budget rule (``cfg.steps``, cosine schedule to
+    zero) and the same validation curve: fMRI-to-image identification on the validation images
+    (:func:`~mricompendium.experiments.fmri.common.identification`, higher is better), by which the
+    verdict engine checks that each has settled.
+    """
     train, val = _split(study, "train"), _split(study, "val")
+    if len(val["x"]) < 2:
+        raise ValueError("needs >= 2 validation images for a validation curve")
     loss_fn = _objective(cfg)
     dev = training.select_device(device)
 
@@ -117,7 +132,7 @@ def train_mapper(
         return {k: v[pick] for k, v in train.items()}
 
     def val_fn(m: BrainCLIPMapper) -> float:
-        return float(loss_fn(m, {k: v.to(dev) for k, v in val.items()}))
+        return identification(m(val["x"].to(dev)).embedding, val["img"])
 
     torch.manual_seed(seed)
     return training.fit(
@@ -167,8 +182,32 @@ def ridge_embeddings(study: Study, *, alphas: list[float], n_candidates: int) ->
 
 
 def class_embeddings(embedding: JointEmbedding, categories: list[int]) -> np.ndarray:
-    """The joint embedding of each category's template caption, ``(C, D)``."""
-    return embedding.encode_text([category_prompt(CATEGORIES[c]) for c in categories])
+    """The zero-shot classifier: each category's prompt-ensemble embedding, ``(C, D)``."""
+    return embedding.class_vectors([CATEGORIES[c] for c in categories])
+
+
+def zero_shot_prompts(categories: list[int]) -> list[str]:
+    """Every prompt the zero-shot classifier of ``categories`` encodes."""
+    return [category_prompt(CATEGORIES[c], t) for t in PROMPT_TEMPLATES for c in categories]
+
+
+def text_targets_apart(study: Study) -> dict[str, bool]:
+    """Are the mapper's text targets disjoint from the zero-shot classifier's prompts?
+
+    Returns:
+        ``{"wordings": ...}``: no training text (a description or a category caption of a
+        training or validation image) equals a zero-shot prompt of any category;
+        ``{"novel_absent": ...}``: no training text names a novel category.
+    """
+    s, bank = study.subjects[study.target], study.bank
+    rows = np.concatenate([s.train_idx, s.val_idx])
+    texts = {bank.captions[i] for i in rows} | {bank.label_captions[i] for i in rows}
+    prompts = set(zero_shot_prompts(list(range(len(CATEGORIES)))))
+    novel = [CATEGORIES[c] for c in study.novel]
+    return {
+        "wordings": not texts & prompts,
+        "novel_absent": not set(novel) & {w for t in texts for w in re.findall(r"[a-z]+", t)},
+    }
 
 
 def evaluate_embeddings(

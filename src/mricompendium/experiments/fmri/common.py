@@ -1,4 +1,5 @@
-"""What both fMRI notebooks share: the ridge baseline, batching, curves and per-case rows."""
+"""What both fMRI notebooks share: the ridge baseline and its gap to a model, the validation
+score, batching and per-case rows."""
 
 from __future__ import annotations
 
@@ -7,9 +8,35 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 
-__all__ = ["Ridge", "fit_ridge", "rows_from_metrics", "sample_rows"]
+from mricompendium.claims import Comparison
+from mricompendium.claims.pairing import pair
+from mricompendium.claims.stats import Stat, cluster_stat
+from mricompendium.metrics import retrieval
+
+__all__ = [
+    "Ridge",
+    "baseline_gap",
+    "fit_ridge",
+    "gap_words",
+    "identification",
+    "rows_from_metrics",
+    "sample_rows",
+]
+
+
+def identification(decoded: Any, target: Any) -> float:
+    """The validation score both sides of a comparison are judged by: fMRI-to-image
+    identification, the share of the other validation images whose embedding the decoded one is
+    less similar to than the seen image's (mean over images; chance 0.5; retrieval top-1 among 2).
+
+    One score for every model, whatever its loss (a loss-valued curve would compare objectives,
+    not decoders), and smoother than top-1 among a few dozen validation images, where one image
+    moves the score by several points.
+    """
+    return float(retrieval.image_retrieval(decoded, target, n_candidates=2).mean())
 
 
 @dataclasses.dataclass
@@ -105,3 +132,31 @@ def rows_from_metrics(
         }
         for i in range(n)
     ]
+
+
+def baseline_gap(
+    results: pd.DataFrame, model: str, baseline: str, *, metric: str, setting: str | None = None
+) -> Stat:
+    """How far ``model`` lies above ``baseline`` on ``metric`` (higher is better), per test case
+    paired and averaged over seeds, with the verdict engine's interval (units and seeds random).
+
+    A description, not a declared comparison: it takes no part in the verdict. Both methods are
+    taken at their full budget.
+    """
+    comp = Comparison(model, baseline, setting=setting, metric=metric, higher_is_better=True,
+                      smallest_effect=0.0)  # fmt: skip
+    p = pair(results, comp)
+    return cluster_stat(p.diff, p.units, mean_a=p.mean_a, mean_b=p.mean_b)
+
+
+def gap_words(gap: Stat, smallest_effect: float) -> str:
+    """What a :func:`baseline_gap` says, in words: ``"beats"`` the baseline (interval above 0 and
+    effect at least ``smallest_effect``), ``"falls short of"`` it (interval below 0), ``"matches"``
+    it (interval inside ``+-smallest_effect``), or cannot be told apart from it at this size."""
+    if gap.ci_low > 0 and gap.effect >= smallest_effect:
+        return "beats"
+    if gap.ci_high < 0:
+        return "falls short of"
+    if -smallest_effect < gap.ci_low and gap.ci_high < smallest_effect:
+        return f"matches (within {smallest_effect:g})"
+    return "cannot be told apart at this size from"

@@ -21,10 +21,10 @@ import torch
 from mricompendium import training
 from mricompendium.data.fmri import JointEmbedding
 from mricompendium.data.fmri.voxels import feature_maps
-from mricompendium.experiments.fmri.common import fit_ridge, sample_rows
+from mricompendium.experiments.fmri.common import fit_ridge, identification, sample_rows
 from mricompendium.experiments.fmri.study import Study, SubjectSet
 from mricompendium.metrics import retrieval
-from mricompendium.models.fmri import MindEye2, MindEye2Loss, SoftCLIPLoss
+from mricompendium.models.fmri import MindEye2, MindEye2Loss
 
 __all__ = [
     "CITATION",
@@ -154,13 +154,14 @@ def pretrain(
     )
 
 
-def _val_fn(s: SubjectSet, study: Study, cfg: TrainConfig, device) -> Callable[[MindEye2], float]:
+def _val_fn(s: SubjectSet, study: Study, device) -> Callable[[MindEye2], float]:
+    """Validation identification of the contrastive head on the subject's validation images."""
     val = _tensors(s, study, "val")
-    clip = SoftCLIPLoss(cfg.temperature)
+    if len(val["x"]) < 2:
+        raise ValueError(f"{s.name}: needs >= 2 validation images for a validation curve")
 
     def val_fn(model: MindEye2) -> float:
-        out = model(val["x"].to(device), s.name)
-        return float(clip(out.contrastive, val["emb"].to(device)))
+        return identification(model(val["x"].to(device), s.name).contrastive, val["emb"])
 
     return val_fn
 
@@ -178,7 +179,10 @@ def train_on_subject(
     """Train every parameter on ``subject``'s training session(s) (adds its map if missing).
 
     Used for fine-tuning a pretrained model and for training a single-subject model from
-    scratch. Validation: the SoftCLIP loss on the subject's validation trials (lower is better).
+    scratch: the same budget rule for both (a fixed number of steps, cosine schedule to zero) and
+    the same validation curve, fMRI-to-image identification on the subject's validation images
+    (:func:`~mricompendium.experiments.fmri.common.identification`, higher is better), by which
+    the verdict engine checks that each has settled.
     """
     s = study.subjects[subject]
     if subject not in model.subject_maps:
@@ -197,7 +201,7 @@ def train_on_subject(
         seed=seed,
         device=device,
         progress=False,
-        val_fn=_val_fn(s, study, cfg, training.select_device(device)),
+        val_fn=_val_fn(s, study, training.select_device(device)),
         val_every=cfg.val_every,
         on_step=on_step,
     )

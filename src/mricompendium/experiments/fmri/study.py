@@ -1,11 +1,12 @@
 """The two notebooks' data: which subjects see which images, simulated (or real) into betas.
 
-A :class:`Study` holds one :class:`~mricompendium.data.fmri.simulate.StimulusBank` (every image
+A :class:`Study` holds one :class:`~mricompendium.data.fmri.bank.StimulusBank` (every image
 shown, with its embeddings) and per subject a :class:`SubjectSet`: single-trial training betas,
 single-trial validation betas (monitoring only), and test betas averaged over repeats, each with
 the bank index of its image. Test images are shared by all subjects (NSD's shared 1,000); every
-subject's training images are its own. :func:`nsd_mindeye2_study` builds the same from real
-NSD-style files.
+subject's training images are its own. The simulator is given the bank's
+:attr:`~mricompendium.data.fmri.bank.StimulusBank.stimuli` only (scenes, images, feature maps),
+never its embeddings. :func:`nsd_mindeye2_study` builds the same from real NSD-style files.
 """
 
 from __future__ import annotations
@@ -103,20 +104,25 @@ def _subject_set(
     seed: int,
     index: int,
 ) -> SubjectSet:
-    """Simulate one subject's training, validation and (repeated, averaged) test trials."""
+    """Simulate one subject's single training trials and its validation and test trials, each
+    image shown ``test_repeats`` times and its betas averaged (validation mirrors the test, so
+    that the convergence rule judges what the test measures)."""
     ss = np.random.SeedSequence([seed, 7, index])
-    train_seed, val_seed, test_seed, order_seed = ss.spawn(4)
-    train_x, _ = simulate_trials(subject, bank, splits["train"], sim, noise, seed=train_seed)
-    val_idx = splits["val"]
-    val_x = (
-        simulate_trials(subject, bank, val_idx, sim, noise, seed=val_seed)[0]
-        if val_idx.size
-        else np.zeros((0, subject.n_voxels), np.float32)
-    )
-    shown = np.random.default_rng(order_seed).permutation(np.repeat(splits["test"], test_repeats))
-    test_b, _ = simulate_trials(subject, bank, shown, sim, noise, seed=test_seed)
-    test_idx, test_x = average_repeats(test_b, shown)
-    amp = subject.amplitudes(bank.features[splits["train"]], bank.image_emb[splits["train"]])
+    train_seed, val_seed, test_seed, order_seed, val_order = ss.spawn(5)
+    seen = bank.stimuli  # what the subject sees: the simulator never gets the embeddings
+    train_x, _ = simulate_trials(subject, seen, splits["train"], sim, noise, seed=train_seed)
+
+    def repeated(idx: np.ndarray, order: np.random.SeedSequence, noise_seed) -> tuple:
+        shown = np.random.default_rng(order).permutation(np.repeat(idx, test_repeats))
+        betas, _ = simulate_trials(subject, seen, shown, sim, noise, seed=noise_seed)
+        return average_repeats(betas, shown)
+
+    val_idx, val_x = np.zeros(0, np.int64), np.zeros((0, subject.n_voxels), np.float32)
+    if splits["val"].size:
+        val_idx, val_x = repeated(splits["val"], val_order, val_seed)
+    test_idx, test_x = repeated(splits["test"], order_seed, test_seed)
+    tr = splits["train"]
+    amp = subject.amplitudes(seen.features[tr], seen.scenes.subset(tr))
     a, b = amp - amp.mean(0), train_x - train_x.mean(0)
     r = (a * b).sum(0) / np.sqrt((a * a).sum(0) * (b * b).sum(0) + 1e-12)
     return SubjectSet(
@@ -158,7 +164,7 @@ def mindeye2_study(
     tables += [sample_scenes(c, rng, p_second=sim.p_second) for c in counts]
     tables.append(sample_scenes(n_val, rng, p_second=sim.p_second))
     bank, ranges = _bank(tables, embedding)
-    models = make_subjects(n_subjects, sim, noise, embedding, seed=seed)
+    models = make_subjects(n_subjects, sim, noise, seed=seed)
     subjects = {}
     for i, m in enumerate(models):
         splits = {"train": ranges[1 + i], "test": ranges[0]}
@@ -173,7 +179,8 @@ def mindeye2_study(
         f"Simulated fMRI of {n_subjects} subjects (voxels: {voxels}) viewing procedural scenes "
         f"({sim.image_size}x{sim.image_size} px, {len(CATEGORIES)} shape categories); one session "
         f"= {per} trials (NSD: 750); new subject {target}: {target_sessions} session(s) for "
-        f"training plus {n_val} validation trials; the other {n_subjects - 1} subjects: "
+        f"training plus {n_val} validation images (each shown {test_repeats} times, betas "
+        f"averaged, as the test images); the other {n_subjects - 1} subjects: "
         f"{pretrain_sessions} sessions each for pretraining; {n_test} shared test images shown "
         f"{test_repeats} times each, betas averaged; single-trial betas from a GLM with a "
         f"{sim.n_hrfs}-HRF library at TR {sim.tr:g} s; {noise.summary(sim.tr)}; stimulus-driven "
@@ -210,7 +217,7 @@ def brainclip_study(
         sample_scenes(n_test_novel, rng, categories=novel),
     ]
     bank, ranges = _bank(tables, embedding)
-    model = make_subjects(1, sim, noise, embedding, seed=seed)[0]
+    model = make_subjects(1, sim, noise, seed=seed)[0]
     splits = {"train": ranges[0], "val": ranges[1], "test": np.concatenate(ranges[2:])}
     subject = _subject_set(
         model, bank, splits, sim, noise, test_repeats=test_repeats, seed=seed, index=0
@@ -219,7 +226,8 @@ def brainclip_study(
     text = (
         f"Simulated fMRI of one subject ({subject.n_voxels} voxels) viewing single-object "
         f"procedural scenes ({sim.image_size}x{sim.image_size} px); {len(seen)} seen categories "
-        f"give {n_train} training trials (single-trial betas) and {n_val} validation trials; "
+        f"give {n_train} training trials (single-trial betas) and {n_val} validation images "
+        f"(shown {test_repeats} times each, betas averaged, as the test images); "
         f"{n_novel} novel categories ({names}) never appear in fMRI training; test: "
         f"{n_test_seen} seen-category and {n_test_novel} novel-category images shown "
         f"{test_repeats} times each, betas averaged; GLM with a {sim.n_hrfs}-HRF library at TR "
