@@ -98,6 +98,12 @@ def _contours(path: Path, params: Mapping[str, Any]) -> str:
     return check_contours(path, **{k: int(params[k]) for k in keys})
 
 
+def _nifti_folder(path: Path, params: Mapping[str, Any]) -> str:
+    from mricompendium.data.user_data import describe_nifti_dir
+
+    return describe_nifti_dir(path, size=int(params.get("image_size", 128)))
+
+
 def _volumes(name: str) -> Callable[[Path, Mapping[str, Any]], str]:
     def check(path: Path, params: Mapping[str, Any]) -> str:
         from mricompendium.data import volume_checks
@@ -111,14 +117,14 @@ def _volumes(name: str) -> Callable[[Path, Mapping[str, Any]], str]:
 
 # How each notebook reads its data_path (the route its data cell takes; keep them in step):
 # a function of (path, parameters) that checks the data and describes them in one line.
-# Notebooks not listed read raw k-space (a data_format parameter) or a folder of NIfTI volumes.
+# Notebooks not listed read raw k-space (their data_format parameter: fastmri, calgary_campinas).
 ROUTES: dict[str, Callable[[Path, Mapping[str, Any]], str]] = {
     "segresnet_vae": _volumes("brats"), "swin_unetr": _volumes("brats"),
     "nnunet_extended": _volumes("brats"), "stroke_synthetic": _volumes("isles"),
     "scse": _volumes("pairs"), "synthstrip": _volumes("pairs"),
     "ddmr": _volumes("learn2reg"), "nestedmorph": _volumes("learn2reg"),
     "biomech_cardiac": _volumes("acdc"), "mindeye2": _nsd, "brainclip": _brainclip,
-    "mri2speech": _usc, "tongue_model": _contours,
+    "mri2speech": _usc, "tongue_model": _contours, "reconresnet": _nifti_folder,
 }  # fmt: skip
 FORMATS = ROUTES  # the earlier name
 
