@@ -268,13 +268,42 @@ USC_RATE = 16000
 USC_FPS = 83.28
 
 
+TEXTGRID = """File type = "ooTextFile"
+Object class = "TextGrid"
+
+xmin = 0
+xmax = {end}
+tiers? <exists>
+size = 1
+item []:
+    item [1]:
+        class = "IntervalTier"
+        name = "phones"
+        xmin = 0
+        xmax = {end}
+        intervals: size = {n}
+{intervals}"""
+
+
+def _textgrid(phones: list[str], seconds: float) -> str:
+    edges = np.linspace(0, seconds, len(phones) + 1)
+    ivs = "".join(
+        f"        intervals [{k + 1}]:\n            xmin = {edges[k]:.4f}\n"
+        f'            xmax = {edges[k + 1]:.4f}\n            text = "{p}"\n'
+        for k, p in enumerate(phones)
+    )
+    return TEXTGRID.format(end=f"{seconds:.4f}", n=len(phones), intervals=ivs)
+
+
 def write_usc75(
     root: Path, *, speakers: int = 3, utterances: int = 3, frames: int = 42, size: int = 20,
-    no_audio: int = 0,
+    no_audio: int = 0, align: bool = True,
 ) -> Path:  # fmt: skip
     """The USC 75-speaker tree: ``subNNN/2drt/recon/<stem>_recon.h5`` (dataset ``recon`` as
     MATLAB writes it: each frame transposed), ``2drt/audio/<stem>_audio.wav``, a ``video/``
-    placeholder; ``no_audio`` reconstructions of the first speaker lack their audio."""
+    placeholder; ``no_audio`` reconstructions of the first speaker lack their audio. The set
+    ships no alignment; with ``align`` each WAV gets the ``<stem>_audio.TextGrid`` a forced
+    aligner would write, in the notebook's phone inventory."""
     rng = np.random.default_rng(0)
     tasks = ["vcv1", "vcv2", "shibboleth", "rainbow", "picture"]
     for s in range(1, speakers + 1):
@@ -293,6 +322,10 @@ def write_usc75(
             t = np.arange(int(frames / USC_FPS * USC_RATE)) / USC_RATE
             sf.write(rt / "audio" / f"{stem}_audio.wav", 0.1 * np.sin(2 * np.pi * 150 * s * t),
                      USC_RATE)  # fmt: skip
+            if align:
+                phones = ["", "b", "a", "d", "i", "g", "u", ""]
+                text = _textgrid(phones, frames / USC_FPS)
+                (rt / "audio" / f"{stem}_audio.TextGrid").write_text(text)
     return root
 
 

@@ -232,3 +232,21 @@ def test_the_pose_rank_limit_is_the_cross_validations_own():
     assert tongue_cv.cv_errors(obs, obs, [1], [top], **kw).shape == (4, 1, 1)
     with pytest.raises(ValueError, match="ranks must be at most"):
         tongue_cv.cv_errors(obs, obs, [1], [top + 1], **kw)
+
+
+def test_recordings_need_phone_alignments_in_the_notebooks_inventory(tmp_path):
+    from realdata_files import USC_FPS, write_usc75
+
+    from mricompendium.data.rtmri.checks import check_recordings
+
+    bare = write_usc75(tmp_path / "bare", align=False)  # as distributed: no alignment
+    with pytest.raises(DataError, match="_audio.wav: has no phone alignment .*vowels a e i o u"):
+        check_recordings(bare, frame_rate_hz=USC_FPS)
+    root = write_usc75(tmp_path / "aligned")
+    grid = next(root.rglob("*_audio.TextGrid"))
+    grid.write_text(grid.read_text().replace('"a"', '"AA1"').replace('"i"', '"IY1"')
+                    .replace('"u"', '"UW1"'))  # fmt: skip
+    with pytest.raises(DataError, match="_audio.TextGrid: holds no vowel of the notebook's"):
+        check_recordings(root, frame_rate_hz=USC_FPS)
+    recs = usc.load_folder(tmp_path / "aligned", frame_rate_hz=USC_FPS)
+    assert [s.phone for s in recs[1].segments][1:4] == ["b", "a", "d"]

@@ -104,13 +104,11 @@ def _nifti_folder(path: Path, params: Mapping[str, Any]) -> str:
     return describe_nifti_dir(path, size=int(params.get("image_size", 128)))
 
 
-def _volumes(name: str) -> Callable[[Path, Mapping[str, Any]], str]:
+def _volumes(name: str, **kw: Any) -> Callable[[Path, Mapping[str, Any]], str]:
     def check(path: Path, params: Mapping[str, Any]) -> str:
         from mricompendium.data import volume_checks
 
-        if name == "pairs":
-            return volume_checks.check_pairs(path, params, params.get("_nb_id"))
-        return getattr(volume_checks, f"check_{name}")(path, params)
+        return getattr(volume_checks, f"check_{name}")(path, params, **kw)
 
     return check
 
@@ -121,7 +119,7 @@ def _volumes(name: str) -> Callable[[Path, Mapping[str, Any]], str]:
 ROUTES: dict[str, Callable[[Path, Mapping[str, Any]], str]] = {
     "segresnet_vae": _volumes("brats"), "swin_unetr": _volumes("brats"),
     "nnunet_extended": _volumes("brats"), "stroke_synthetic": _volumes("isles"),
-    "scse": _volumes("pairs"), "synthstrip": _volumes("pairs"),
+    "scse": _volumes("pairs", allowed={0, 1, 2, 3}), "synthstrip": _volumes("pairs"),
     "ddmr": _volumes("learn2reg"), "nestedmorph": _volumes("learn2reg"),
     "biomech_cardiac": _volumes("acdc"), "mindeye2": _nsd, "brainclip": _brainclip,
     "mri2speech": _usc, "tongue_model": _contours, "reconresnet": _nifti_folder,
@@ -153,7 +151,7 @@ def check_sources(params: Mapping[str, Any], nb_id: str | None = None) -> list[s
             if nb_id in ROUTES and src.key == "data_path":
                 if not path.exists():
                     raise FileNotFoundError(path)
-                out.append(f"{src.key}: {ROUTES[nb_id](path, {**params, '_nb_id': nb_id})}")
+                out.append(f"{src.key}: {ROUTES[nb_id](path, params)}")
             else:
                 out.append(f"{src.key}: {_describe(path, params, src)}")
         except FileNotFoundError as e:

@@ -32,8 +32,6 @@ from mricompendium.data.orientation import check_same_grid, header_grid, label_v
 
 __all__ = ["check_acdc", "check_brats", "check_isles", "check_learn2reg", "check_pairs"]
 
-SCSE_LABELS = {0, 1, 2, 3}  # background, CSF, GM, WM (FSL FAST's pveseg)
-
 
 def _need(path: Path, found: int, what: str, parts: Mapping[str, int]) -> None:
     total = sum(parts.values())
@@ -88,8 +86,9 @@ def check_isles(path: Path, params: Mapping[str, Any]) -> str:
     )
 
 
-def check_pairs(path: Path, params: Mapping[str, Any], nb_id: str | None = None) -> str:
-    """Image + label pairs for ``scse`` (labels 0-3) and ``synthstrip`` (any mask)."""
+def check_pairs(path: Path, params: Mapping[str, Any], allowed: set[int] | None = None) -> str:
+    """Image + label pairs for ``scse`` (``allowed`` 0-3: background, CSF, GM, WM as FSL FAST's
+    ``pveseg``) and ``synthstrip`` (any mask)."""
     from mricompendium.data.segmentation.pairs import check_pair, find_pairs
 
     pairs = find_pairs(path, image_suffix=str(params.get("image_suffix", "")),
@@ -98,7 +97,6 @@ def check_pairs(path: Path, params: Mapping[str, Any], nb_id: str | None = None)
     if shape is None and "grid" in params:
         shape = [int(params["grid"])] * 3
     spacing = params.get("spacing_mm")
-    allowed = SCSE_LABELS if nb_id == "scse" else None
     codes, values = set(), set()
     for pair in pairs:
         grid, found = check_pair(

@@ -3,7 +3,9 @@
 * :func:`check_recordings` (``mri2speech``): a folder of rtMRI recordings in either layout of
   :mod:`mricompendium.data.rtmri.usc`; every recording's frame count and shape (HDF5 dataset
   shape, ``.npy`` header, PNG count) and audio length (WAV header) are read, their durations
-  compared at the given frame rate, and the speaker split counted as the notebook makes it.
+  compared at the given frame rate, every phone alignment read (the notebook scores phones and
+  vowels from them, in its phone inventory), and the speaker split counted as the notebook
+  makes it.
 * :func:`check_contours` (``tongue_model``): an ``.npz`` of traced contours, its arrays' shapes
   and the ranks the cross-validation can fit with the notebook's parameters.
 
@@ -103,6 +105,7 @@ def check_recordings(path: str | os.PathLike[str], *, frame_rate_hz: float) -> s
                 f"video lasts {video_s:.2f} s at data_frame_rate={frame_rate_hz} frames/s but "
                 f"{f.audio.name} lasts {audio_s:.2f} s (wrong frame rate or mismatched files?)",
             )
+    _check_alignments(files)
     counts: dict[str, int] = {}
     for f in files:
         counts[f.speaker] = counts.get(f.speaker, 0) + 1
@@ -122,6 +125,26 @@ def check_recordings(path: str | os.PathLike[str], *, frame_rate_hz: float) -> s
         f"{len(files)} rtMRI recordings of {len(counts)} speakers ({unseen} unseen), frames "
         f"{shapes} at {frame_rate_hz:g} frames/s, audio lengths matching{extra}"
     )
+
+
+def _check_alignments(files: list[RecordingFiles]) -> None:
+    """Every recording needs a phone alignment holding a vowel of the notebook's inventory: its
+    phone error rate, vowel classifier and formant scores are computed from those segments."""
+    from mricompendium.data.rtmri.usc import read_alignment
+    from mricompendium.data.rtmri.utterances import CONSONANTS, VOWELS
+
+    for f in files:
+        if f.alignment is None:
+            raise DataError(
+                f.audio,
+                "has no phone alignment (<stem>_audio.TextGrid or <stem>.lab beside it): "
+                "mri2speech scores phone error rate and vowels from one, in its phone inventory "
+                f"(vowels {' '.join(VOWELS)}; consonants {' '.join(CONSONANTS)})",
+            )
+        phones = {s.phone for s in read_alignment(f.alignment)}
+        if not phones & set(VOWELS):
+            raise DataError(f.alignment, f"holds no vowel of the notebook's inventory "
+                            f"({' '.join(VOWELS)}); map the aligner's labels to it")  # fmt: skip
 
 
 def pose_rank_limit(n_poses: int, pose_folds: int) -> int:

@@ -17,7 +17,8 @@ Layouts of a data folder read by :func:`load_folder` (:func:`find_recordings` sa
 * the USC 75-speaker set as distributed (Lim et al. 2021, figshare 13725546), one folder per
   speaker: ``sub001/2drt/recon/sub001_2drt_01_vcv1_r1_recon.h5`` (dataset ``/recon``) with
   ``sub001/2drt/audio/sub001_2drt_01_vcv1_r1_audio.wav`` (``2drt/raw``, ``video`` and ``3d`` are
-  not read). The reconstructions were written by MATLAB, so h5py sees each frame transposed;
+  not read; the set ships no phone alignment: add ``2drt/audio/<stem>_audio.TextGrid``, e.g. from
+  a forced aligner). The reconstructions were written by MATLAB, so h5py sees each frame transposed;
   frames are transposed back to the orientation of the data set's own figures (``imagesc`` of
   ``h5read(...)(:, :, t)`` in usc-mrel/usc_speech_mri). A reconstruction without its audio is
   skipped and counted (the set has a few);

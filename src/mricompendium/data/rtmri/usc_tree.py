@@ -40,7 +40,10 @@ def _frames_source(folder: Path, stem: str) -> Path | None:
 
 
 def _official(spk_dir: Path, skipped: list[Path]) -> list[RecordingFiles]:
-    """A USC 75-speaker speaker folder: ``2drt/recon/<stem>_recon.h5`` + ``2drt/audio``."""
+    """A USC 75-speaker speaker folder: ``2drt/recon/<stem>_recon.h5`` + ``2drt/audio``; a phone
+    alignment (not distributed with the set) is looked for as ``<stem>_audio.TextGrid`` (a forced
+    aligner's name for the WAV's alignment), ``<stem>.TextGrid`` or ``.lab``, in ``2drt/audio/`` or
+    ``2drt/align/``."""
     out = []
     rt = spk_dir / "2drt"
     for recon in sorted((rt / "recon").glob("*_recon.h5")):
@@ -52,7 +55,11 @@ def _official(spk_dir: Path, skipped: list[Path]) -> list[RecordingFiles]:
         if audio is None:
             skipped.append(recon)
             continue
-        out.append(RecordingFiles(spk_dir.name, stem, recon, audio, None, "recon", True))
+        ali = next(
+            (p for d in (rt / "audio", rt / "align") for n in (f"{stem}_audio", stem)
+             for p in (d / f"{n}.TextGrid", d / f"{n}.lab") if p.is_file()), None,
+        )  # fmt: skip
+        out.append(RecordingFiles(spk_dir.name, stem, recon, audio, ali, "recon", True))
     return out
 
 
