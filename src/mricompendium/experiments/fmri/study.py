@@ -301,7 +301,7 @@ def nsd_mindeye2_study(
     t = subjects[target]
     voxels = ", ".join(f"{s.name} {s.n_voxels}" for s in subjects.values())
     text = (
-        f"NSD single-trial betas ({layout.description}) from {root} ({len(real)} subjects; "
+        f"NSD single-trial betas, {layout.description}, from {root} ({len(real)} subjects; "
         f"voxels: {voxels}); new "
         f"subject {target}: first {target_sessions} session(s), {len(t.train_idx)} training and "
         f"{len(t.val_idx)} validation trials; pretraining on the others' "
