@@ -150,24 +150,18 @@ def acdc_folders(path: Path) -> list[Path]:
 def check_acdc(path: Path, params: Mapping[str, Any]) -> str:
     """ACDC patients for ``biomech_cardiac`` (see the module docstring)."""
     from mricompendium.data.orientation import load_ras, stack_axis
-    from mricompendium.data.registration.loaders import _read_info
+    from mricompendium.data.registration.loaders import acdc_files
 
     folders = acdc_folders(path)
     slices = 0
     for d in folders:
-        info = _read_info(d / "Info.cfg")
-        names = [f"{d.name}_frame{int(info[k]):02d}{gt}.nii.gz" for k in ("ED", "ES")
-                 for gt in ("", "_gt")]  # fmt: skip
-        files = [d / n for n in names]
-        for f in files:
-            if not f.is_file():
-                raise FileNotFoundError(f"no such file: {f}")
-        ref = header_grid(files[2])  # ES image: the fixed frame
-        check_same_grid(ref, header_grid(files[0]), what=f"paired with {files[2].name}")
+        files = acdc_files(d)  # ED, ES, ED labels, ES labels
+        ref = header_grid(files[1])  # ES image: the fixed frame
+        check_same_grid(ref, header_grid(files[0]), what=f"paired with {files[1].name}")
         myo = []
-        for f in (files[1], files[3]):
+        for f in files[2:]:
             lab, grid = load_ras(f, dtype=None, finite=False)
-            check_same_grid(ref, grid, what=f"paired with {files[2].name}")
+            check_same_grid(ref, grid, what=f"paired with {files[1].name}")
             if lab.min() < 0 or lab.max() > 3:
                 raise DataError(f, f"ACDC labels must lie in 0..3, found {lab.min()}..{lab.max()}")
             stack = stack_axis(ref)

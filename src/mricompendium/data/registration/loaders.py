@@ -45,6 +45,7 @@ from mricompendium.data.orientation import PLANES, Grid, check_same_grid, load_r
 __all__ = [
     "ACDC_LABELS",
     "VolumePair",
+    "acdc_files",
     "find_acdc_patients",
     "learn2reg_files",
     "load_acdc_patient",
@@ -189,30 +190,34 @@ def _read_info(path: Path) -> dict[str, str]:
     return info
 
 
-def load_acdc_patient(folder: PathLike) -> VolumePair:
-    """One ACDC patient's ED (moving) -> ES (fixed) pair, labels mapped to 1 LV blood, 2 myo."""
+def acdc_files(folder: PathLike) -> tuple[Path, Path, Path, Path]:
+    """One ACDC patient's ED image, ES image, ED labels and ES labels (frames from Info.cfg).
+
+    Raises:
+        FileNotFoundError: a missing folder, ``Info.cfg`` or frame (named).
+        DataError: an ``Info.cfg`` without integer ``ED`` / ``ES`` frames.
+    """
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"no such folder: {folder}")
     info = _read_info(folder / "Info.cfg")
     pid = folder.name
-
-    def frame(key: str, gt: bool) -> Path:
-        p = folder / f"{pid}_frame{int(info[key]):02d}{'_gt' if gt else ''}.nii.gz"
+    out = []
+    for key, gt in (("ED", ""), ("ES", ""), ("ED", "_gt"), ("ES", "_gt")):
+        p = folder / f"{pid}_frame{int(info[key]):02d}{gt}.nii.gz"
         if not p.is_file():
             raise FileNotFoundError(f"no such file: {p}")
-        return p
+        out.append(p)
+    return out[0], out[1], out[2], out[3]
 
-    pair = _pair(
-        frame("ED", False),
-        frame("ES", False),
-        frame("ED", True),
-        frame("ES", True),
-        name=f"{pid} ED->ES",
-        unit=pid,
-        plane=None,  # the short-axis stack
-    )
-    for lab, p in ((pair.moving_labels, frame("ED", True)), (pair.fixed_labels, frame("ES", True))):
+
+def load_acdc_patient(folder: PathLike) -> VolumePair:
+    """One ACDC patient's ED (moving) -> ES (fixed) pair, labels mapped to 1 LV blood, 2 myo."""
+    folder = Path(folder)
+    ed, es, ed_gt, es_gt = acdc_files(folder)
+    pid = folder.name
+    pair = _pair(ed, es, ed_gt, es_gt, name=f"{pid} ED->ES", unit=pid, plane=None)  # the stack
+    for lab, p in ((pair.moving_labels, ed_gt), (pair.fixed_labels, es_gt)):
         if lab.min() < 0 or lab.max() > 3:
             raise DataError(p, f"ACDC labels must lie in 0..3, found {lab.min()}..{lab.max()}")
     remap = np.zeros(4, dtype=np.int64)
