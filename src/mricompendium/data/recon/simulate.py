@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -64,7 +65,10 @@ def radial_operator(
     return RadialNufftOp(traj, shape, dcf=density_compensation(traj, shape))
 
 
-@functools.lru_cache(maxsize=128)
+RADIAL_CACHE = 4096  # noise-free radial samples kept per simulator (case, setting, trajectory)
+
+
+@functools.lru_cache(maxsize=64)
 def _fine_radial(
     sampling: Sampling,
     shape: tuple[int, int],
@@ -154,6 +158,7 @@ class KspaceSimulator:
         self.max_phase, self.vary_coils = max_phase, vary_coils
         self.radius_range = (float(lo), float(hi))
         self._cases: dict[int, _Case] = {}
+        self._radial: OrderedDict[tuple[int, Sampling, int], torch.Tensor] = OrderedDict()
 
     def __len__(self) -> int:
         return int(self.objects.shape[0])
@@ -214,6 +219,21 @@ class KspaceSimulator:
             target = fourier_resample(obj, shape)
             self._cases[i] = _Case(obj=obj, target=target, kspace=kspace, maps=maps)
         return self._cases[i]
+
+    def _radial_samples(self, i: int, sampling: Sampling, traj_seed: int) -> torch.Tensor:
+        """Case ``i``'s noise-free samples ``(1, K)`` on the trajectory of ``(sampling,
+        traj_seed)``, measured on the object grid (kept: every method sees the same data)."""
+        key = (i, sampling, traj_seed)
+        if key in self._radial:
+            self._radial.move_to_end(key)
+            return self._radial[key]
+        grid, weights = _fine_radial(sampling, self.image_shape, self.object_shape, traj_seed,
+                                     str(self.device))  # fmt: skip
+        samples = grid.forward(self._case(i).obj[None, None])[0] * weights
+        self._radial[key] = samples
+        if len(self._radial) > RADIAL_CACHE:
+            self._radial.popitem(last=False)
+        return samples
 
     def coil_maps(self, indices: Sequence[int]) -> torch.Tensor:
         """The true coil maps resampled to the reconstruction grid, complex ``(B, C, H, W)``
@@ -281,12 +301,9 @@ class KspaceSimulator:
             if mask_seed is None and len(idx) > 1:
                 raise ValueError("a radial batch shares one trajectory: pass mask_seed or 1 case")
             traj_seed = mask_seed if mask_seed is not None else case_seed(seed, idx[0], 3)
-            dev = str(self.device)
-            grid, weights = _fine_radial(sampling, self.image_shape, self.object_shape,
-                                         traj_seed, dev)  # fmt: skip
-            objs = torch.stack([c.obj for c in cases]).unsqueeze(1)
-            kspace = self._measure(grid.forward(objs) * weights, sigma, noise_seeds)
-            op = radial_operator(sampling, self.image_shape, traj_seed, dev)
+            clean = torch.stack([self._radial_samples(i, sampling, traj_seed) for i in idx])
+            kspace = self._measure(clean, sigma, noise_seeds)
+            op = radial_operator(sampling, self.image_shape, traj_seed, str(self.device))
             ones = torch.ones_like(common["true_maps"])
             return ReconBatch(kspace, None, ones, indices=indices_t, sampling=str(sampling),
                               op=op, **common)  # fmt: skip

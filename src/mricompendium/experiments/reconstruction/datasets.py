@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import torch
 
 from mricompendium import paths
 from mricompendium.data import load_slices, slices_from_nifti_dir
@@ -26,9 +27,18 @@ from mricompendium.data.recon import (
     training_distance_mm,
 )
 from mricompendium.data.recon.cases import TEST_OFFSETS
+from mricompendium.physics.coils import estimate_sensitivities
+from mricompendium.physics.masks import Sampling
 from mricompendium.physics.simulate import MIN_OVERSAMPLING
 
-__all__ = ["ReconData", "nifti_data", "real_data", "simulated_data", "train_indices"]
+__all__ = [
+    "ReconData",
+    "nifti_data",
+    "real_data",
+    "simulated_data",
+    "simulation_checks",
+    "train_indices",
+]
 
 
 @dataclass
@@ -77,12 +87,14 @@ def _check_size(image_size: int) -> None:
         )
 
 
-def _grid_text(image_size: int) -> str:
+def _grid_text(image_size: int, num_coils: int) -> str:
+    coils = ", coils" if num_coils > 1 else ""
+    maps = ", coil maps estimated from the data" if num_coils > 1 else ""
     return (
-        f"object, phase and coils on the {SIZE}x{SIZE} grid of the slices, k-space sampled "
+        f"object, phase{coils} on the {SIZE}x{SIZE} grid of the slices, k-space sampled "
         f"there at the {image_size}x{image_size} reconstruction grid's positions "
         f"({SIZE / image_size:.3g}x finer; truncation included), reference = the fully "
-        "sampled noise-free acquisition on that grid, coil maps estimated from the data"
+        f"sampled noise-free acquisition on that grid{maps}"
     )
 
 
@@ -127,10 +139,10 @@ def simulated_data(
     text = (
         f"simulated {coils} k-space (SNR {snr:g}, smooth random phase"
         + (", birdcage coils rotated and scaled per case" if num_coils > 1 else "")
-        + f"; {_grid_text(image_size)}) reconstructed on {image_size}x{image_size}: training "
-        f"{len(train_set)} deformed MNI-template slices, validation {min(n_val, len(val_set))} "
-        f"template slices, test {_groups_text(meta)}; template test cases are fresh variants "
-        f"{far} mm or more from any training position"
+        + f"; {_grid_text(image_size, num_coils)}) reconstructed on {image_size}x{image_size}: "
+        f"training {len(train_set)} deformed MNI-template slices, validation "
+        f"{min(n_val, len(val_set))} template slices, test {_groups_text(meta)}; template "
+        f"test cases are fresh variants {far} mm or more from any training position"
     )
     return ReconData(
         kind="simulated",
@@ -211,13 +223,36 @@ def nifti_data(
     meta = list(zip(cases.case, cases.unit, cases.group, strict=True))
     coils = f"{num_coils}-coil" if num_coils > 1 else "single-coil"
     text = (
-        f"simulated {coils} k-space (SNR {snr:g}, smooth random phase; {_grid_text(image_size)}) "
-        f"from the user's NIfTI volumes at {paths.resolve(data_path)}, reconstructed on "
-        f"{image_size}x{image_size} axial slices: training {len(train_set)} slices, validation "
-        f"{min(n_val, len(val_set))}, test {_groups_text(meta)}"
+        f"simulated {coils} k-space (SNR {snr:g}, smooth random phase; "
+        f"{_grid_text(image_size, num_coils)}) from the user's NIfTI volumes at "
+        f"{paths.resolve(data_path)}, reconstructed on {image_size}x{image_size} axial "
+        f"slices: training {len(train_set)} slices, validation {min(n_val, len(val_set))}, "
+        f"test {_groups_text(meta)}"
     )
     return ReconData(kind="user", train=sim(train_set.images, train_set.masks, 0),
                      val=sim(val_set.images, val_set.masks, 1),
                      val_idx=list(range(min(n_val, len(val_set)))),
                      test=sim(cases.objects, cases.masks, 2), meta=meta, description=text,
                      path=str(data_path), cases=cases, num_coils=num_coils)  # fmt: skip
+
+
+def simulation_checks(source: Any, sampling: Sampling | str, seed: int) -> dict[str, Any]:
+    """Invariants of simulated data, for a notebook's checked cell (empty for real k-space).
+
+    The grids, whether the object grid is at least twice finer than the reconstruction grid
+    (no inverse crime), and whether the coil maps in a batch (what the models get) are the
+    estimate from that batch's undersampled data.
+    """
+    if not isinstance(source, KspaceSimulator):
+        return {}
+    b = source.batch([0], sampling, seed)
+    if b.mask is None:
+        from_data = bool(torch.equal(b.maps, torch.ones_like(b.maps)))  # radial: one coil
+    else:
+        from_data = bool(torch.equal(b.maps, estimate_sensitivities(b.kspace, b.mask)))
+    return {
+        "object grid": source.object_shape,
+        "reconstruction grid": source.image_shape,
+        f"object grid >= {MIN_OVERSAMPLING:g}x finer": source.oversampling >= MIN_OVERSAMPLING,
+        "coil maps estimated from the undersampled data": from_data,
+    }
