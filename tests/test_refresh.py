@@ -46,4 +46,3 @@ def test_run_cli_refreshes_only_when_asked(monkeypatch, capsys):
     monkeypatch.setenv("DVC_STAGE", "ddmr")
     assert run._main(run.parser().parse_args(["ddmr"])) == 0
     assert capsys.readouterr().out == ""  # dvc repro runs the verdict stage itself
-
