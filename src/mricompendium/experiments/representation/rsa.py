@@ -10,16 +10,23 @@ the RDM's own dissimilarities. The geodesic variant then treats the GT-transform
 weighted graph without its saturated (``>= u``) edges and replaces every dissimilarity by the
 length of the shortest path.
 
-Every transform here is rsatoolbox's own (``rsatoolbox.rdm.transform``, version 0.3.2). Three
+Every transform here is rsatoolbox's own (``rsatoolbox.rdm.transform``, version 0.3.2). Four
 behaviours of that version are handled in this module, and tests pin them:
 
 * both transforms write into the RDMs object they are given: we always pass a copy;
 * :func:`rsatoolbox.rdm.transform.geotopological_transform` takes its quantiles over every RDM
   of the object at once: we transform one RDM at a time, so each uses its own quantiles;
+* its last step saturates every value above the upper threshold *after* the middle band has been
+  rescaled to [0, 1], so when that threshold is below 1 (correlation distances of similar
+  patterns, for instance) rescaled values above it are set to 1 as well. The transform is
+  invariant to adding a constant to every dissimilarity, so we shift each RDM until its smallest
+  value is 1 before the call: the rescaled values then never exceed the threshold and the result
+  is the transform as the paper defines it (a test checks it against the formula);
 * :func:`rsatoolbox.rdm.transform.geodesic_transform` builds its graph with networkx, which
   leaves out zero-weight entries, so pairs the GT transform set to 0 are joined only through
   paths; pairs left in different components come back infinite: we set them to the number of
-  stimuli, longer than any path (each edge weighs at most 1).
+  stimuli, longer than any path (each edge weighs at most 1). The zero-weight behaviour is kept:
+  it is the reference implementation's geodesic transform.
 
 Vectors: an RDM is stored as its upper triangle ``(P,)`` with ``P = N (N - 1) / 2`` for ``N``
 stimuli (rsatoolbox's layout); a stack of ``K`` RDMs is ``(K, P)``.
@@ -93,8 +100,10 @@ def transform(
     """Transform each RDM of ``vectors`` ``(K, P)`` by ``method`` (one of :data:`METHODS`).
 
     ``"RDM"`` returns a copy; ``"GT"`` applies rsatoolbox's geo-topological transform with the
-    quantile thresholds ``(low, up)`` of each RDM; ``"GT geodesic"`` applies it and then
-    rsatoolbox's geodesic transform (see the module's notes). Inputs are never modified.
+    quantile thresholds ``(low, up)`` of each RDM: 0 below the ``low`` quantile ``q_l``, 1 above
+    the ``up`` quantile ``q_u``, ``(d - q_l) / (q_u - q_l)`` between; ``"GT geodesic"`` applies it
+    and then rsatoolbox's geodesic transform (see the module's notes). Inputs are never
+    modified.
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
@@ -106,7 +115,8 @@ def transform(
         return vectors.copy()
     out = np.empty_like(vectors)
     for k, v in enumerate(vectors):
-        gt = geotopological_transform(_one(v), low, up)
+        shifted = v + (1.0 - v.min())  # see the module's notes: every value >= 1 before the call
+        gt = geotopological_transform(_one(shifted), low, up)
         if method == "GT geodesic":
             gt = geodesic_transform(gt)
         row = gt.get_vectors()[0]
