@@ -13,8 +13,10 @@ from mricompendium.data.registration import (
     CardiacSequence,
     ContrastModel,
     PairGenerator,
+    TissueContrast,
     brain_slices,
     random_heart,
+    smooth_displacement,
     voronoi_parcels,
 )
 from mricompendium.metrics.registration import mean_dice
@@ -101,3 +103,57 @@ def test_cardiac_truth_registers_ed_to_es():
     assert mean_dice(p["moving_labels"], p["fixed_labels"]).mean() < 0.8
     q = CardiacGenerator(size=48).fixed_set(3, seed=0)
     assert torch.equal(p["fixed"], q["fixed"])
+
+
+def test_gaussian_family_is_invertible_and_its_truth_registers(anatomies):
+    gen = PairGenerator(
+        anatomies, amplitude_mm=8.0, control_spacing_mm=40.0, deformation="gaussian"
+    )
+    p = gen.fixed_set(3, seed=2)
+    assert (jacobian_determinant(p["truth"]) > 0).all()
+    lab = warp(p["moving_labels"], p["truth"], mode="nearest")
+    assert (
+        mean_dice(lab, p["fixed_labels"]).mean()
+        > mean_dice(p["moving_labels"], p["fixed_labels"]).mean() + 0.02
+    )
+    with pytest.raises(ValueError, match="deformation"):
+        PairGenerator(anatomies, deformation="bspline")
+
+
+def test_smooth_displacement_has_its_sd_and_no_folding():
+    g = torch.Generator().manual_seed(0)
+    u = smooth_displacement((40, 40), amplitude=0.5, sigma=6.0, generator=g, batch=3)
+    assert u.shape == (3, 2, 40, 40)
+    assert torch.allclose(
+        u.flatten(1).std(1), torch.full((3,), 0.5), atol=1e-4
+    )  # smooth: not shrunk
+    rough = smooth_displacement((40, 40), amplitude=3.0, sigma=1.0, generator=g, min_jacobian=0.2)
+    assert jacobian_determinant(rough).min() >= 0.2 and rough.std() < 3.0  # shrunk until safe
+    with pytest.raises(ValueError, match="sigma"):
+        smooth_displacement((8, 8), amplitude=1.0, sigma=0.0, generator=g)
+
+
+def test_fixed_set_visits_anatomies_in_turn_and_names_units(anatomies):
+    gen = PairGenerator(anatomies, contrast=ContrastModel())
+    p = gen.fixed_set(5, seed=1)
+    assert p["anatomy"].tolist() == [0, 1, 2, 0, 1]
+    assert gen.units(p) == [anatomies.names[i] for i in (0, 1, 2, 0, 1)]
+
+
+def test_multi_contrast_fixed_image_inverts_csf_and_wm(anatomies):
+    gen = PairGenerator(anatomies, contrast=ContrastModel(), fixed_contrast=TissueContrast())
+    p = gen.sample(2, torch.Generator().manual_seed(3))
+    lab = p["fixed_labels"]
+    for img, inverted in ((p["fixed_reference"], False), (p["fixed"], True)):
+        csf, wm = img[lab == 1].mean(), img[lab == 2].mean()
+        assert (csf > wm) == inverted  # T1-like: WM bright; b0-like: CSF bright
+    # the reference is the moving image's own contrast at the fixed position: truth registers it
+    warped = warp(p["moving"], p["truth"])
+    assert (warped - p["fixed_reference"]).abs().mean() < (
+        p["moving"] - p["fixed_reference"]
+    ).abs().mean()
+
+
+def test_tissue_contrast_rejects_bad_ranges():
+    with pytest.raises(ValueError, match="csf"):
+        TissueContrast(csf=(1.0, 0.5))

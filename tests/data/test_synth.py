@@ -137,10 +137,10 @@ def test_physics_contrast_ordering(field, seed):
     assert _tissue_means(case, "ADC")["csf"] > _tissue_means(case, "ADC")["wm"]
 
 
-def test_acute_stroke_is_bright_on_dwi_and_dark_on_adc():
+def test_acute_stroke_is_bright_on_dwi_t2_and_flair_and_dark_on_adc():
     cfg = synth.SynthConfig(
         spacing_mm=3.0,
-        contrasts=("DWI", "ADC"),
+        contrasts=("DWI", "ADC", "T2", "FLAIR"),
         p_stroke=1.0,
         stroke=synth.RandomStroke(stages=("acute",), territories=("mca",), territory_probs=(1.0,)),
         artefacts=CLEAN,
@@ -149,6 +149,9 @@ def test_acute_stroke_is_bright_on_dwi_and_dark_on_adc():
     case = synth.synthesise(cfg, 0)
     dwi, adc = _tissue_means(case, "DWI"), _tissue_means(case, "ADC")
     assert dwi["stroke_acute"] > dwi["wm"] and adc["stroke_acute"] < adc["wm"]
+    for name in ("T2", "FLAIR"):  # vasogenic oedema: prolonged T2
+        means = _tissue_means(case, name)
+        assert means["stroke_acute"] > max(means["gm"], means["wm"])
 
 
 def test_slices_cut_the_lesion_and_match_their_volume():

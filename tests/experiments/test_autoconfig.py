@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -116,3 +118,45 @@ def test_prepare_and_a_short_training_run():
     methods = sorted({(r["method"], r["budget"]) for r in res["rows"]})
     assert methods == [("R", 1), ("R", 2), ("R+CC", 1), ("R+CC", 2)]
     assert all(0 <= r["dice_WT"] <= 1 for r in res["rows"])
+
+
+def test_matched_plan_widens_the_plain_network_to_the_residual_count():
+    vols = _volumes(3, 0)
+    fp = autoconfig.fingerprint([v.image for v in vols], [v.labels for v in vols],
+                                [v.spacing_mm for v in vols], ("A", "B"))  # fmt: skip
+    p = autoconfig.plan(fp, base_features=4, initial_voxels=16**3, max_patch_voxels=2000)
+    io = dict(in_channels=2, out_channels=4)
+    target = pipeline.n_parameters(p, residual_encoder=True, **io)
+    plain = pipeline.n_parameters(p, residual_encoder=False, **io)
+    wide = pipeline.matched_plan(p, target, **io)
+    n = pipeline.n_parameters(wide, residual_encoder=False, **io)
+    assert plain < target and abs(n / target - 1) < 0.2 < abs(plain / target - 1)
+    for base in (wide.features[0] - 1, wide.features[0] + 1):  # no neighbouring width is closer
+        other = pipeline.matched_plan(p, target, **io)
+        other = dataclasses.replace(other, features=tuple(f * base // other.features[0]
+                                                          for f in other.features))  # fmt: skip
+        assert abs(pipeline.n_parameters(other, residual_encoder=False, **io) - target) >= abs(
+            n - target
+        )
+    ratio = [b / a for a, b in zip(wide.features, wide.features[1:], strict=False)]
+    assert ratio == [b / a for a, b in zip(p.features, p.features[1:], strict=False)]
+    assert wide.patch_size == p.patch_size and wide.strides == p.strides
+    assert "matched budget" in wide.summary().splitlines()[-1]
+
+
+def test_floor_cases_are_empty_or_the_training_majority():
+    vols = _volumes(3, 0)
+    fp = autoconfig.fingerprint([v.image for v in vols], [v.labels for v in vols],
+                                [v.spacing_mm for v in vols], ("A", "B"))  # fmt: skip
+    p = autoconfig.plan(fp, base_features=4, initial_voxels=16**3, max_patch_voxels=2000)
+    train = pipeline.prepare(vols, p, fp)
+    test = pipeline.prepare(_volumes(2, 1), p, fp)
+    empty = pipeline.floor_cases("empty mask", test, train)
+    prior = pipeline.floor_cases("majority map", test, train)
+    assert all(
+        not e.any() and e.shape == tuple(t.shape) for e, t in zip(empty, test.labels, strict=True)
+    )
+    assert all(m.shape == tuple(t.shape) for m, t in zip(prior, test.labels, strict=True))
+    assert set(np.unique(prior[0])) <= {0, 2, 3} and (prior[0] == 2).any()
+    with pytest.raises(ValueError, match="kind"):
+        pipeline.floor_cases("atlas", test, train)

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from mricompendium import training
-from mricompendium.experiments.segmentation import common
+from mricompendium.experiments.segmentation import common, floors
 from mricompendium.models.segmentation import monai_nets
 
 
@@ -95,3 +95,37 @@ def test_segloss_adds_the_auxiliary_term():
     plain = common.SegLoss(multilabel=True, aux_weight=0.0)(model, (x, y))
     with_aux = common.SegLoss(multilabel=True, aux_weight=0.1)(model, (x, y))
     assert with_aux.item() == pytest.approx(plain.item() + 0.5, rel=1e-5)
+
+
+def test_case_rows_flag_a_missed_class_as_degenerate():
+    t = np.zeros((3, 2, 8, 8), bool)
+    t[:, 0, 2:5, 2:5] = True
+    t[:2, 1, 5:7, 5:7] = True  # case 2 has no class B
+    p = t.copy()
+    p[1, 1] = False  # case 1 misses class B, which its reference has
+    p[2, 1, 0, 0] = True  # case 2 predicts a B the reference lacks: wrong, not a missed class
+    rows = common.case_rows(p, t, names=["A", "B"], setting="s", method="m", seed=0, budget=1,
+                            cases=["a", "b", "c"], units=["a", "b", "c"], groups="g")  # fmt: skip
+    assert [r["degenerate"] for r in rows] == [0.0, 1.0, 0.0]
+    assert common.missed_classes(np.zeros_like(t), t).tolist() == [2, 2, 1]
+
+
+def test_floor_rows_score_the_empty_mask_and_the_majority_map():
+    train = torch.zeros(3, 6, 6, dtype=torch.long)
+    train[:, :3] = 1
+    train[0, :, :2] = 2  # one case in three: not the majority
+    prior = floors.majority_map(train)
+    assert prior.tolist() == (np.repeat([[1], [0]], 3, axis=0) * np.ones((1, 6), int)).tolist()
+    test = train[1:]
+    keys = dict(setting="s", cases=["a", "b"], units=["a", "b"], groups="g", metrics=("dice",))
+    empty = floors.floor_rows("empty mask", test, names=["one", "two"], **keys)
+    assert {r["method"] for r in empty} == {"empty mask"} and {r["seed"] for r in empty} == {-1}
+    assert [r["dice_one"] for r in empty] == [0.0, 0.0] and empty[0]["degenerate"] == 1.0
+    atlas = floors.floor_rows("majority map", test, names=["one"], train_target=train, **keys)
+    assert [r["dice"] for r in atlas] == [1.0, 1.0] and atlas[0]["budget"] == 0
+    multi = floors.majority_map(torch.stack([train > 0, train > 1], 1), multilabel=True)
+    assert multi.shape == (2, 6, 6) and not multi[1].any()
+    with pytest.raises(ValueError, match="needs the training targets"):
+        floors.floor_rows("majority map", test, names=["one"], **keys)
+    with pytest.raises(ValueError, match="kind must be one of"):
+        floors.floor_rows("zeros", test, names=["one"], **keys)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import nibabel as nib
 import numpy as np
 import pytest
 
+from mricompendium.data import synth
 from mricompendium.experiments.segmentation import strip, stroke, synthetic, tissue
 
 
@@ -51,10 +54,54 @@ def test_strip_slices_are_square_in_every_plane_with_binary_masks():
                          seed=0, split="test")  # fmt: skip
 
 
+def test_strip_low_resolution_test_is_thicker_than_any_training_augmentation():
+    grid = dict(spacing_mm=4.0, shape=(48, 48, 48), train_thick_mm=(6.0, 10.0),
+                test_thick_mm=(12.0, 20.0))  # fmt: skip
+    train = strip.drawn_thickness_mm(strip.strip_config("synth-trained", **grid), range(60))
+    test = strip.drawn_thickness_mm(strip.strip_config("synthetic low-res T1", **grid), range(20))
+    assert 10 < len(train) < 60 and len(test) == 20  # 40 % of the training cases are thick
+    assert 6.0 <= min(train) and max(train) <= 10.0 < 12.0 <= min(test) and max(test) <= 20.0
+    assert strip.drawn_thickness_mm(strip.strip_config("synthetic T2", **grid), range(5)) == []
+    with pytest.raises(ValueError, match="train_thick_mm"):
+        strip.strip_config("synth-trained", spacing_mm=4.0, shape=(48, 48, 48),
+                           train_thick_mm=(2.0, 10.0))  # fmt: skip
+
+
 def test_stroke_test_slices_always_cut_the_lesion():
     cfg = stroke.stroke_config("synthetic FLAIR", spacing_mm=4.0, shape=(48, 56, 48))
     _, y, _ = stroke.stroke_data(cfg, 4, seed=0, split="test")
     assert bool((y.sum((1, 2)) > 0).all())
+
+
+def test_stroke_unseen_test_protocols_lie_outside_the_physics_training_ranges():
+    assert [g for g in stroke.TEST_CONTRASTS if stroke.outside_training(g)] == list(stroke.UNSEEN)
+    train = stroke.TRAIN_SEQUENCES.timing()
+    grid = dict(spacing_mm=4.0, shape=(48, 56, 48))
+    for group in stroke.UNSEEN:
+        cfg = stroke.stroke_config(group, **grid)
+        drawn = stroke.drawn_sequences(cfg, synthetic.case_seeds(0, "test", 20))
+        assert not any(synth.contains(train, seq) for seq in drawn)
+    physics = stroke.stroke_config("physics-trained", **grid)
+    drawn = stroke.drawn_sequences(physics, synthetic.case_seeds(0, "train", 40))
+    assert all(synth.contains(train, seq) for seq in drawn)
+    assert {seq.kind for seq in drawn} == {"se", "ir", "gre"}
+
+
+def test_acute_lesions_are_visible_where_physics_puts_them():
+    grid = dict(spacing_mm=4.0, shape=(48, 56, 48))
+    acute = dataclasses.replace(stroke.STROKE, stages=("acute",))
+    cnr = {}
+    for group in ("synthetic T1", "synthetic T2", "synthetic DWI"):
+        cfg = dataclasses.replace(stroke.stroke_config(group, **grid), stroke=acute)
+        x, _, sl = stroke.stroke_data(cfg, 4, seed=0, split="test")
+        cnr[group] = float(np.nanmedian(stroke.lesion_contrast(x, sl.labels)))
+    assert cnr["synthetic T2"] > 1.0 and cnr["synthetic DWI"] > 1.0  # bright
+    assert abs(cnr["synthetic T1"]) < cnr["synthetic T2"]  # faint on T1
+
+
+def test_reference_data_mixes_the_unseen_protocols():
+    x, y = stroke.reference_data(4, spacing_mm=4.0, shape=(48, 56, 48), seed=0, split="train")
+    assert x.shape == (4, 1, 48, 56) and y.shape == (4, 48, 56)
 
 
 def test_isles_slices_put_real_cases_on_the_grid(tmp_path):

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from mricompendium.experiments.segmentation import tumour
+from mricompendium.models.segmentation import monai_nets
 
 
 @pytest.fixture(scope="module")
@@ -76,3 +77,25 @@ def test_train_and_evaluate_gives_full_and_half_budget_rows(slices):
     assert budgets == [2, 4] and len(res.rows) == 6
     assert all(0.0 <= r["dice"] <= 1.0 and np.isfinite(r["hd95"]) for r in res.rows)
     assert res.history.val_steps == [2, 4] and res.n_parameters > 0
+
+
+def test_matched_width_brings_a_rival_to_the_reference_count():
+    target = monai_nets.n_parameters(tumour.build_model("Swin UNETR", dims=2, size=64, width=12))
+    for name in ("SegResNet", "U-Net"):
+        w = tumour.matched_width(name, target, dims=2, size=64)
+        n = monai_nets.n_parameters(tumour.build_model(name, dims=2, size=64, width=w))
+        step = tumour.WIDTH_STEP[name]
+        worse = [monai_nets.n_parameters(tumour.build_model(name, dims=2, size=64, width=v))
+                 for v in (w - step, w + step)]  # fmt: skip
+        assert w % step == 0 and all(abs(n - target) <= abs(m - target) for m in worse)
+
+
+def test_floor_rows_and_patch_training(slices):
+    rows = tumour.floor_rows("empty mask", slices, setting="2D")
+    assert [r["method"] for r in rows] == ["empty mask"] * 3
+    assert all(r["dice_WT"] == 0.0 and r["degenerate"] == 1.0 and r["seed"] == -1 for r in rows)
+    res = tumour.train_and_evaluate(
+        "SegResNet", seed=0, train=slices, val=slices, test=slices, steps=2, batch_size=2,
+        lr=1e-3, width=8, setting="2D", crop=32, half_budget=False,
+    )  # fmt: skip
+    assert len(res.rows) == 3 and res.history.lrs[-1] < res.history.lrs[0]  # cosine schedule

@@ -94,3 +94,21 @@ def test_metrics_accept_tensors_and_reject_bad_input():
         seg.hd95(np.zeros((1, 4, 4)), np.zeros((1, 4, 4)), spacing=(1.0, 0.0))
     with pytest.raises(ValueError, match="spacing"):
         seg.hd95(np.zeros((1, 4, 4)), np.zeros((1, 4, 4)), spacing=(1.0, 1.0, 1.0))
+
+
+def test_lesion_cnr_known_values_and_sign():
+    img = np.zeros((2, 4, 4))
+    ref = np.zeros((2, 4, 4), bool)
+    les = np.zeros((2, 4, 4), bool)
+    ref[:, 0] = True
+    img[:, 0] = [1.0, 2.0, 3.0, 4.0]  # reference mean 2.5, sd (ddof 1) 1.291
+    les[:, 2, :2] = True
+    img[0, 2, :2] = 5.0  # brighter lesion
+    img[1, 2, :2] = 0.0  # darker lesion
+    cnr = seg.lesion_cnr(img, les, ref)
+    sd = np.std([1.0, 2.0, 3.0, 4.0], ddof=1)
+    np.testing.assert_allclose(cnr, [2.5 / sd, -2.5 / sd])
+    les[1] = False
+    assert np.isnan(seg.lesion_cnr(img, les, ref)[1])
+    with pytest.raises(ValueError, match="overlap"):
+        seg.lesion_cnr(img, ref, ref)

@@ -72,3 +72,14 @@ def test_endpoint_error_in_mm_and_masked():
         rm.endpoint_error(u, t, mask=torch.zeros(2, 1, 8, 8, dtype=torch.bool))
     with pytest.raises(ValueError, match="differ"):
         rm.endpoint_error(u, t[:, :1])
+
+
+def test_degenerate_flags_constant_and_folding_fields_only():
+    yy, xx = torch.meshgrid(torch.arange(16.0), torch.arange(16.0), indexing="ij")
+    smooth = torch.stack([torch.sin(yy / 5), torch.cos(xx / 5)])[None]  # no folding
+    shift = torch.full((1, 2, 16, 16), 3.0)  # a translation: constant
+    fold = torch.stack([-2.0 * yy, torch.zeros_like(xx)])[None]  # J = -1 everywhere
+    flags = rm.degenerate(torch.cat([smooth, torch.zeros(1, 2, 16, 16), shift, fold]))
+    assert flags.tolist() == [0.0, 1.0, 1.0, 1.0]
+    with pytest.raises(ValueError, match="disp"):
+        rm.degenerate(torch.zeros(2, 16, 16))

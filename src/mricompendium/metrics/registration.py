@@ -17,6 +17,8 @@ float64 numpy arrays ``(N,)``.
   the TransMorph/NestedMorph evaluations).
 * :func:`jacobian_deviation`: mean ``|J - 1|`` (e.g. inside the myocardium: incompressibility).
 * :func:`endpoint_error`: mean ``|u - u_true|`` in mm.
+* :func:`degenerate`: 1 where a field is degenerate (folding over a large share of the grid, or
+  nearly constant: no registration at all), else 0.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from mricompendium.metrics.image import dice
 from mricompendium.physics.deform import jacobian_determinant
 
 __all__ = [
+    "degenerate",
     "dice_per_label",
     "endpoint_error",
     "folding_pct",
@@ -165,3 +168,23 @@ def endpoint_error(
     sp = np.broadcast_to(np.asarray(spacing, dtype=np.float64), (u.shape[1],))
     err = np.sqrt((((u - t) * sp.reshape(1, -1, *([1] * (u.ndim - 2)))) ** 2).sum(1))
     return np.array([np.mean(v) for v in _masked(err, mask)])
+
+
+def degenerate(
+    disp: Any, *, max_folding_pct: float = 5.0, min_motion_vox: float = 0.05
+) -> np.ndarray:
+    """1.0 per case whose displacement is degenerate, else 0.0.
+
+    Degenerate: ``J <= 0`` in more than ``max_folding_pct`` percent of the grid (folding nearly
+    everywhere it moves), or every component's standard deviation over the grid below
+    ``min_motion_vox`` voxels (a constant field: the identity or a translation, no deformable
+    registration at all).
+    """
+    if max_folding_pct < 0 or min_motion_vox < 0:
+        raise ValueError("max_folding_pct and min_motion_vox must be >= 0")
+    u = _np(disp).astype(np.float64)
+    if u.ndim < 4 or u.shape[1] != u.ndim - 2:
+        raise ValueError(f"disp must be (N, n, *S), got {u.shape}")
+    spread = u.reshape(u.shape[0], u.shape[1], -1).std(-1).max(1)
+    folded = folding_pct(u) > max_folding_pct
+    return ((spread < min_motion_vox) | folded).astype(np.float64)

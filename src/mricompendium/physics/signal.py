@@ -24,13 +24,23 @@ Tissue values (:data:`TISSUES`):
 - Cortical bone (skull): almost no MR-visible signal (T2 well below 1 ms); modelled as low PD with
   a short T2, so it is dark on every conventional sequence.
 - ADC: free water at body temperature about 3.0e-3 mm^2/s (CSF), WM about 0.7e-3, GM about 0.8e-3.
-- Lesions (necrosis, enhancing tumour, oedema, acute, subacute and chronic infarct) are
-  *illustrative* values set from their qualitative appearance in the radiology literature (oedema
-  and infarct prolong T1 and T2; acute infarct lowers ADC by roughly 30-50 % and pseudo-normalises
-  after about a week; a chronic infarct becomes fluid-like tissue loss with a high ADC; necrosis
-  is fluid-like), not measurements. Gadolinium shortens T1 as
-  ``1/T1' = 1/T1 + r1 C`` with relaxivity ``r1`` about 4 /(mM s) at 1.5-3 T for gadobutrol-like
-  agents (Rohrer et al., Invest. Radiol. 40:715-724, 2005).
+- Lesions (necrosis, enhancing tumour, oedema, subacute and chronic infarct) are *illustrative*
+  values set from their qualitative appearance in the radiology literature (oedema and infarct
+  prolong T1 and T2; a chronic infarct becomes fluid-like tissue loss with a high ADC; necrosis
+  is fluid-like), not measurements.
+- Acute ischaemic infarct (about a day after onset, as vasogenic oedema develops): ADC lowered by
+  roughly 40 % (0.45e-3 mm^2/s, below the low-ADC threshold that delineates acute lesions in
+  Siemonsen et al., "Quantitative T2 values predict time from symptom onset in acute stroke
+  patients", Stroke 40:1612-1616, 2009); T2 prolonged: it rises by about 1.4-1.9 ms per hour in
+  ADC-defined lesions at 3 T over the first 9 hours (Damion et al., Phys. Med. Biol. 64:095016,
+  2019) and T2-weighted and FLAIR signal keep rising over the first days while the ADC stays low
+  (Lansberg et al., AJNR 22:637-644, 2001), so about 30 ms above grey matter at one day (3 T:
+  140 ms; 1.5 T: 130 ms); T1 prolonged with the water uptake (quantitative T1 of ischaemic tissue
+  rises with time from onset alongside T2: McGarry et al., J. Vis. Exp. 127:55277, 2017, in rats),
+  here about 12 % above grey matter, and PD raised a few percent by the oedema. Acute lesions are
+  therefore bright on DWI, T2 and FLAIR, and faint (slightly dark) on T1-weighted images.
+- Gadolinium shortens T1 as ``1/T1' = 1/T1 + r1 C`` with relaxivity ``r1`` about 4 /(mM s) at
+  1.5-3 T for gadobutrol-like agents (Rohrer et al., Invest. Radiol. 40:715-724, 2005).
 
 T2* is taken as a fixed fraction of T2 per tissue (no susceptibility model).
 """
@@ -96,7 +106,7 @@ TISSUES: dict[float, dict[str, TissueParams]] = {
         "necrosis": _tp(3000.0, 400.0, 0.95, 2.2e-3),
         "enhancing": _tp(1400.0, 110.0, 0.85, 1.0e-3),
         "oedema": _tp(1300.0, 140.0, 0.85, 1.3e-3),
-        "stroke_acute": _tp(950.0, 105.0, 0.80, 0.45e-3),
+        "stroke_acute": _tp(1350.0, 130.0, 0.86, 0.45e-3),
         "stroke_subacute": _tp(1350.0, 180.0, 0.86, 0.9e-3),
         "stroke_chronic": _tp(2500.0, 450.0, 0.92, 2.0e-3),
     },
@@ -110,7 +120,7 @@ TISSUES: dict[float, dict[str, TissueParams]] = {
         "necrosis": _tp(3500.0, 380.0, 0.95, 2.2e-3),
         "enhancing": _tp(1500.0, 120.0, 0.85, 1.0e-3),
         "oedema": _tp(1500.0, 150.0, 0.85, 1.3e-3),
-        "stroke_acute": _tp(1000.0, 115.0, 0.80, 0.45e-3),
+        "stroke_acute": _tp(1500.0, 140.0, 0.86, 0.45e-3),
         "stroke_subacute": _tp(1500.0, 190.0, 0.86, 0.9e-3),
         "stroke_chronic": _tp(3000.0, 420.0, 0.92, 2.0e-3),
     },

@@ -1,8 +1,11 @@
 """Registration data: synthetic brain pairs, a real inter-subject pair, a beating heart, loaders.
 
 - :mod:`.anatomy`: MNI template slices/volumes with CSF, WM and grey-matter Voronoi parcels.
-- :mod:`.pairs`: :class:`PairGenerator`, moving/fixed pairs under random diffeomorphisms with
-  contrast changes and a known ground-truth displacement (on-the-fly batches for training).
+- :mod:`.pairs`: :class:`PairGenerator`, moving/fixed pairs under random deformations (two
+  families: integrated velocity fields, Gaussian-smoothed displacements) with a known
+  ground-truth displacement (on-the-fly batches for training).
+- :mod:`.contrast`: :class:`ContrastModel` (T1-like, mono-modal) and :class:`TissueContrast`
+  (another contrast rendered from tissue maps, diffusion-b0-like by default).
 - :mod:`.real`: :func:`real_pair`, the MNI coronal slice -> dipy's real T1 coronal slice.
 - :mod:`.cardiac`: an analytic, near-incompressible beating left ventricle (short-axis cine).
 - :mod:`.loaders`: Learn2Reg/OASIS NIfTI pairs and ACDC patients.
@@ -25,17 +28,24 @@ from mricompendium.data.registration.cardiac import (
     Heart,
     random_heart,
 )
+from mricompendium.data.registration.contrast import ContrastModel, TissueContrast
 from mricompendium.data.registration.loaders import (
     VolumePair,
     load_acdc_patient,
     load_learn2reg_pairs,
     slice_pairs_2d,
 )
-from mricompendium.data.registration.pairs import ContrastModel, PairGenerator, random_svf
+from mricompendium.data.registration.pairs import (
+    DEFORMATIONS,
+    PairGenerator,
+    random_svf,
+    smooth_displacement,
+)
 from mricompendium.data.registration.real import real_pair, tissue_classes
 
 __all__ = [
     "BLOOD",
+    "DEFORMATIONS",
     "MYO",
     "Anatomies",
     "CardiacGenerator",
@@ -43,6 +53,7 @@ __all__ = [
     "ContrastModel",
     "Heart",
     "PairGenerator",
+    "TissueContrast",
     "VolumePair",
     "brain_slices",
     "brain_volume",
@@ -53,6 +64,7 @@ __all__ = [
     "random_svf",
     "real_pair",
     "slice_pairs_2d",
+    "smooth_displacement",
     "tissue_classes",
     "voronoi_parcels",
 ]

@@ -7,8 +7,10 @@
   PD and ADC from :mod:`mricompendium.physics.signal` (jittered per subject, with a faint smooth
   texture), and a sequence with random TR/TE/TI/flip angle turns the maps into an image.
   Named protocols (``T1``, ``T1c``, ``T2``, ``FLAIR``, ``PD``, ``DWI``, ``ADC``) sample timing
-  from clinical ranges; ``"random"`` samples any spin-echo, inversion-recovery or gradient-echo
-  timing, so the contrast is physically plausible but otherwise arbitrary. ``T1c`` shortens T1 of
+  from clinical ranges; ``"random"`` samples spin-echo, inversion-recovery or gradient-echo
+  timing from the ranges of a :class:`~mricompendium.data.synth.sequences.RandomSequence`, so the
+  contrast is physically plausible but otherwise arbitrary (both tables live in
+  :mod:`mricompendium.data.synth.sequences`). ``T1c`` shortens T1 of
   the enhancing label with a gadolinium concentration.
 
 Samplers (``Random*``) draw parameters from a numpy generator; the image functions are
@@ -24,6 +26,7 @@ import torch
 
 from mricompendium.data.synth.fields import smooth_noise
 from mricompendium.data.synth.labels import LABELS, NUM_LABELS
+from mricompendium.data.synth.sequences import FLAIR_TI_JITTER, PROTOCOL_TIMING, RandomSequence
 from mricompendium.physics import signal as mr
 
 __all__ = [
@@ -165,44 +168,46 @@ class ImageSpec:
     adc_map: bool = False
 
 
-def _u(rng: np.random.Generator, lo: float, hi: float) -> float:
-    return float(rng.uniform(lo, hi))
+def _u(rng: np.random.Generator, r: tuple[float, float]) -> float:
+    return float(rng.uniform(*r))
 
 
 def _t1_sequence(rng: np.random.Generator) -> mr.Sequence:
+    t = PROTOCOL_TIMING["T1"]
     if rng.random() < 0.5:
-        return mr.Sequence("se", tr=_u(rng, 400, 600), te=_u(rng, 8, 15))
-    return mr.Sequence("gre", tr=_u(rng, 15, 30), te=_u(rng, 3, 6), flip_deg=_u(rng, 20, 40))
+        return mr.Sequence("se", tr=_u(rng, t["se"]["tr"]), te=_u(rng, t["se"]["te"]))
+    g = t["gre"]
+    return mr.Sequence("gre", tr=_u(rng, g["tr"]), te=_u(rng, g["te"]), flip_deg=_u(rng, g["flip"]))
 
 
-def _random_sequence(rng: np.random.Generator) -> mr.Sequence:
-    kind = ("se", "ir", "gre")[rng.integers(3)]
-    if kind == "se":
-        return mr.Sequence("se", tr=_u(rng, 300, 8000), te=_u(rng, 5, 150))
-    if kind == "gre":
-        return mr.Sequence("gre", tr=_u(rng, 5, 1000), te=_u(rng, 2, 30), flip_deg=_u(rng, 3, 90))
-    tr = _u(rng, 2000, 12000)
-    return mr.Sequence("ir", tr=tr, te=_u(rng, 5, 150), ti=_u(rng, 50, 0.5 * tr))
+def sample_image_spec(
+    name: str,
+    rng: np.random.Generator,
+    field_t: float,
+    random_sequence: RandomSequence | None = None,
+) -> ImageSpec:
+    """Draw the sequence of protocol ``name`` (one of :data:`PROTOCOLS`).
 
-
-def sample_image_spec(name: str, rng: np.random.Generator, field_t: float) -> ImageSpec:
-    """Draw the sequence of protocol ``name`` (one of :data:`PROTOCOLS`)."""
+    Named protocols draw from :data:`~mricompendium.data.synth.sequences.PROTOCOL_TIMING`;
+    ``"random"`` from ``random_sequence`` (default: :class:`RandomSequence` ()).
+    """
     if name in ("T1", "T1c"):
-        gd = _u(rng, 0.15, 0.5) if name == "T1c" else 0.0
+        gd = _u(rng, (0.15, 0.5)) if name == "T1c" else 0.0
         return ImageSpec(name, _t1_sequence(rng), gd_mm=gd)
-    if name == "T2":
-        return ImageSpec(name, mr.Sequence("se", tr=_u(rng, 3000, 6000), te=_u(rng, 80, 120)))
-    if name == "PD":
-        return ImageSpec(name, mr.Sequence("se", tr=_u(rng, 2500, 5000), te=_u(rng, 8, 20)))
+    if name in ("T2", "PD"):
+        t = PROTOCOL_TIMING[name]["se"]
+        return ImageSpec(name, mr.Sequence("se", tr=_u(rng, t["tr"]), te=_u(rng, t["te"])))
     if name == "FLAIR":
-        tr = _u(rng, 8000, 11000)
-        ti = mr.flair_null_ti(mr.tissue_table(field_t)["csf"].t1_ms, tr) * _u(rng, 0.97, 1.03)
-        return ImageSpec(name, mr.Sequence("ir", tr=tr, te=_u(rng, 90, 140), ti=ti))
+        t = PROTOCOL_TIMING["FLAIR"]["ir"]
+        tr = _u(rng, t["tr"])
+        ti = mr.flair_null_ti(mr.tissue_table(field_t)["csf"].t1_ms, tr) * _u(rng, FLAIR_TI_JITTER)
+        return ImageSpec(name, mr.Sequence("ir", tr=tr, te=_u(rng, t["te"]), ti=ti))
     if name in ("DWI", "ADC"):
-        seq = mr.Sequence("dwi", tr=_u(rng, 4000, 8000), te=_u(rng, 60, 100), b=_u(rng, 800, 1200))
+        t = PROTOCOL_TIMING["DWI"]["dwi"]
+        seq = mr.Sequence("dwi", tr=_u(rng, t["tr"]), te=_u(rng, t["te"]), b=_u(rng, t["b"]))
         return ImageSpec(name, seq, adc_map=name == "ADC")
     if name == "random":
-        return ImageSpec(name, _random_sequence(rng))
+        return ImageSpec(name, (random_sequence or RandomSequence()).sample(rng))
     raise ValueError(f"unknown protocol {name!r}; expected one of {PROTOCOLS} or 'gmm'")
 
 

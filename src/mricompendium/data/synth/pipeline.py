@@ -53,6 +53,7 @@ from mricompendium.data.synth.lesions import (
     insert_stroke,
     insert_tumour,
 )
+from mricompendium.data.synth.sequences import RandomSequence
 
 __all__ = ["Case", "CaseParams", "SynthConfig", "render", "sample_case", "synthesise"]
 
@@ -74,6 +75,7 @@ class SynthConfig:
         slice_range: for other 2D cases, the range of the slice position as a fraction of the
             brain's extent along the plane's axis.
         head, tumour, stroke, deformation, artefacts, gmm, tissue: the samplers.
+        sequences: the timing ranges of the ``"random"`` protocol.
     """
 
     spacing_mm: float = 2.0
@@ -90,6 +92,7 @@ class SynthConfig:
     artefacts: RandomArtefacts = field(default_factory=RandomArtefacts)
     gmm: ct.RandomGMM = field(default_factory=ct.RandomGMM)
     tissue: ct.RandomTissue = field(default_factory=ct.RandomTissue)
+    sequences: RandomSequence = field(default_factory=RandomSequence)
 
     def __post_init__(self) -> None:
         if not self.contrasts:
@@ -173,7 +176,7 @@ def sample_case(config: SynthConfig, seed: int, *, plane: str | None = None) -> 
         if name == "gmm":
             images[name] = config.gmm.sample(rng)
         else:
-            images[name] = ct.sample_image_spec(name, rng, tissue.field_t)
+            images[name] = ct.sample_image_spec(name, rng, tissue.field_t, config.sequences)
         artefacts[name] = config.artefacts.sample(rng, ndim=nd)
     return CaseParams(
         seed=int(seed),

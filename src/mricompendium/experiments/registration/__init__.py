@@ -4,9 +4,10 @@
   :func:`build_model`.
 - :mod:`.objective`: :class:`LossConfig` and :class:`Registrator` (network + losses, adaptive
   weights learned with it).
-- :mod:`.baselines`: identity, SimpleITK diffeomorphic demons and B-spline.
+- :mod:`.baselines`: identity, a constant field (e.g. the mean motion), SimpleITK diffeomorphic
+  demons and B-spline (Mattes mutual information: multi-contrast pairs).
 - :mod:`.evaluate`: :func:`train` (on-the-fly pairs through ``training.fit`` with validation Dice
-  and a half-budget snapshot), :func:`register_pairs` (timed, one pair at a time),
+  or SSIM and a half-budget snapshot), :func:`register_pairs` (timed, one pair at a time),
   :func:`score_pairs` (per-case rows in the claims' long format).
 """
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 from mricompendium.experiments.registration.baselines import (
     BASELINES,
+    constant,
     identity,
     sitk_bspline,
     sitk_demons,
@@ -25,6 +27,7 @@ from mricompendium.experiments.registration.evaluate import (
     score_pairs,
     train,
     val_dice,
+    val_ssim,
 )
 from mricompendium.experiments.registration.objective import (
     LossConfig,
@@ -47,6 +50,7 @@ __all__ = [
     "Registrator",
     "build_model",
     "common_metrics",
+    "constant",
     "count_parameters",
     "identity",
     "learned",
@@ -58,4 +62,5 @@ __all__ = [
     "sitk_demons",
     "train",
     "val_dice",
+    "val_ssim",
 ]

@@ -3,7 +3,9 @@
 Per-case rows follow the long format of :mod:`mricompendium.claims`: key columns ``setting,
 method, seed, budget, case, unit, group`` and the metric columns ``dice``, ``hd95`` (mm),
 ``folding_pct``, ``logjac_sd``, ``runtime_s`` (wall seconds to register the pair, batch of one),
-plus ``epe`` (mm) where the true displacement is known and ``extra`` metrics on request.
+``degenerate`` (1 for a folding or constant field, :func:`mricompendium.metrics.registration.
+degenerate`), plus ``epe`` (mm) where the true displacement is known and ``extra`` metrics on
+request.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from mricompendium import training
 from mricompendium.experiments.registration.objective import LossConfig, Registrator, loss_fn
 from mricompendium.experiments.registration.registry import build_model
 from mricompendium.metrics import registration as rm
+from mricompendium.metrics.image import ssim
 from mricompendium.physics.deform import warp
 
 __all__ = [
@@ -28,6 +31,7 @@ __all__ = [
     "score_pairs",
     "train",
     "val_dice",
+    "val_ssim",
 ]
 
 RegisterFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -111,6 +115,7 @@ def score_pairs(
         "folding_pct": rm.folding_pct(disp),
         "logjac_sd": rm.logjac_sd(disp),
         "runtime_s": np.asarray(seconds, dtype=np.float64),
+        "degenerate": rm.degenerate(disp),
     }
     if "truth" in pairs:
         metrics["epe"] = np.concatenate(
@@ -156,6 +161,23 @@ def val_dice(pairs: Mapping[str, torch.Tensor], device: torch.device | str) -> C
     return fn
 
 
+def val_ssim(pairs: Mapping[str, torch.Tensor], device: torch.device | str) -> Callable:
+    """``val_fn(model) -> mean SSIM`` of the warped moving image against ``fixed_reference``
+    (the moving image's contrast at the fixed position), on fixed validation pairs."""
+    moving, fixed = pairs["moving"].to(device), pairs["fixed"].to(device)
+    ref = pairs["fixed_reference"][:, 0].numpy()
+    data_range = ref.reshape(len(ref), -1).max(1)
+
+    def fn(model: torch.nn.Module) -> float:
+        warped = warp(pairs["moving"], model(moving, fixed).disp.cpu())[:, 0].numpy()
+        return float(np.mean(ssim(warped, ref, data_range=data_range)))
+
+    return fn
+
+
+VAL_METRICS = {"dice": val_dice, "ssim": val_ssim}
+
+
 def train(
     name: str,
     config: LossConfig,
@@ -171,14 +193,19 @@ def train(
     scale: str = "small",
     overrides: Mapping[str, Any] | None = None,
     scheduler: str | None = "cosine",
+    val_metric: str = "dice",
 ) -> tuple[Registrator, training.History]:
     """Train a registered network with ``config`` from seed ``seed``.
 
     The network's initial weights and the stream of training pairs both follow ``seed``.
     ``half_budget`` (e.g. an evaluation returning rows) is called at ``steps // 2`` and its value
-    stored in ``History.snapshots``; validation Dice is recorded every ``val_every`` steps. The
-    learning rate follows ``scheduler`` (default: cosine annealing to 0 over ``steps``).
+    stored in ``History.snapshots``; the validation metric (``val_metric``: ``"dice"`` of the
+    warped labels or ``"ssim"`` against the fixed reference, :data:`VAL_METRICS`) is recorded every
+    ``val_every`` steps. The learning rate follows ``scheduler`` (default: cosine annealing to 0
+    over ``steps``): every model trained here follows the same rule for a given budget.
     """
+    if val_metric not in VAL_METRICS:
+        raise ValueError(f"val_metric must be one of {sorted(VAL_METRICS)}, got {val_metric!r}")
     training.seed_everything(seed)
     model = Registrator(build_model(name, scale, **dict(overrides or {})), config)
     on_step = {steps // 2: half_budget} if half_budget is not None and steps >= 2 else None
@@ -192,7 +219,7 @@ def train(
         device=device,
         progress=False,
         scheduler=scheduler,
-        val_fn=val_dice(val_pairs, training.select_device(device)),
+        val_fn=VAL_METRICS[val_metric](val_pairs, training.select_device(device)),
         val_every=val_every,
         on_step=on_step,
     )

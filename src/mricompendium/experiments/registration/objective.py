@@ -33,13 +33,17 @@ __all__ = ["LossConfig", "Registrator", "loss_fn", "one_hot"]
 class LossConfig:
     """What a registration network is trained to minimise.
 
-    ``similarity(warped, fixed) + smoothness * Grad(u) + elastic * LinearElastic(u)
-    + incompressibility * Incompressibility(u) + dice * SoftDice(warped labels, fixed labels)``;
+    ``similarity_weight * similarity(warped, fixed) + smoothness * Grad(u)
+    + elastic * LinearElastic(u) + incompressibility * Incompressibility(u)
+    + dice * SoftDice(warped labels, fixed labels)``;
     with ``adaptive`` the similarity and Dice weights are learned log-variances (Kendall et al.)
     started at the fixed weights, the regularisers keep theirs.
 
     Attributes:
-        similarity: ``"ncc"`` (local NCC) or ``"mse"``.
+        similarity: ``"ncc"`` (local squared NCC: invariant to a local affine intensity map of
+            either sign, so it also serves pairs of different contrasts) or ``"mse"``.
+        similarity_weight: fixed weight of the similarity term (a fixed-weight control can
+            take the weights an adaptive run learned).
         ncc_window: NCC window width in voxels.
         smoothness: weight of the L2 gradient penalty.
         elastic: weight of the linear elastic strain energy (Poisson ratio ``poisson_ratio``).
@@ -51,6 +55,7 @@ class LossConfig:
     """
 
     similarity: str = "ncc"
+    similarity_weight: float = 1.0
     ncc_window: int = 9
     smoothness: float = 1.0
     elastic: float = 0.0
@@ -63,6 +68,8 @@ class LossConfig:
     def __post_init__(self) -> None:
         if self.similarity not in ("ncc", "mse"):
             raise ValueError(f"similarity must be 'ncc' or 'mse', got {self.similarity!r}")
+        if self.similarity_weight <= 0:
+            raise ValueError("similarity_weight must be > 0")
         for name in ("smoothness", "elastic", "incompressibility", "dice"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0")
@@ -97,7 +104,7 @@ class Registrator(nn.Module):
         self.soft_dice = SoftDice()
         self.weighting = None
         if config.adaptive:
-            names, init = ["similarity"], [1.0]
+            names, init = ["similarity"], [config.similarity_weight]
             if config.dice > 0:
                 names, init = [*names, "dice"], [*init, config.dice]
             self.weighting = UncertaintyWeighting(
@@ -134,7 +141,7 @@ class Registrator(nn.Module):
         t = self.terms(batch)
         if self.weighting is not None:
             return self.weighting([t[n] for n in self.weighting.names])
-        total = t["similarity"] + t["regulariser"]
+        total = self.config.similarity_weight * t["similarity"] + t["regulariser"]
         return total + self.config.dice * t["dice"] if "dice" in t else total
 
 

@@ -1,8 +1,8 @@
 """The registration notebooks' shared protocol: brain pair sets, one method's evaluation, summaries.
 
-* :func:`brain_pairs`: MNI coronal slices split into training and test anatomies (every
-  ``test_every``-th slice is a test anatomy), a :class:`PairGenerator` for each, and a sentence
-  describing exactly what was generated.
+* :func:`brain_pairs`: MNI coronal slices split into disjoint training, validation and test
+  anatomies, a :class:`PairGenerator` for each (test deformations from another family than
+  training), and a sentence describing exactly what was generated.
 * :func:`evaluate_method`: register a pair set with one method (timed per pair) and score it into
   per-case rows.
 * :func:`summarise`: mean and standard deviation per (setting, method) at each method's full
@@ -24,6 +24,7 @@ from mricompendium.data.registration import (
     Anatomies,
     ContrastModel,
     PairGenerator,
+    TissueContrast,
     brain_slices,
     brain_volume,
 )
@@ -40,44 +41,70 @@ from mricompendium.physics.deform import warp
 __all__ = [
     "BrainPairs",
     "brain_pairs",
+    "degenerate_counts",
+    "deformation_summary",
     "evaluate_method",
     "myocardial_jacobian",
     "ssim_after",
+    "ssim_reference",
     "summarise",
 ]
 
 
 @dataclass(frozen=True)
 class BrainPairs:
-    """Training and test pair generators over disjoint template slices."""
+    """Training, validation and test pair generators over disjoint template slices."""
 
     anatomies: Anatomies
     train: PairGenerator
+    val: PairGenerator
     test: PairGenerator
-    amplitude_mm: float
-    control_spacing_mm: float
+    slice_step_mm: float = 0.0
 
     def description(self, n_val: int, n_test: int) -> str:
-        """One sentence generated from the parameters actually used."""
-        a = self.anatomies
+        """What was generated, in words, from the parameters actually used."""
+        a, tr, te = self.anatomies, self.train, self.test
         grid = "x".join(str(s) for s in a.shape)
         if len(a.shape) == 3:
-            source = f"the whole 3D template at {grid} ({a.spacing_mm:g} mm voxels)"
+            source = (
+                f"the whole 3D template at {grid} ({a.spacing_mm:g} mm voxels): one anatomy, so "
+                f"every pair shares one unit of independence"
+            )
         else:
             source = (
-                f"{len(self.train.anatomies)} training and {len(self.test.anatomies)} held-out "
-                f"test coronal slices at {grid} ({a.spacing_mm:.2f} mm pixels)"
+                f"{len(tr.anatomies)} training, {len(self.val.anatomies)} validation and "
+                f"{len(te.anatomies)} test coronal slices (disjoint sets; test slices "
+                f"{self.slice_step_mm:g} mm apart) at {grid} ({a.spacing_mm:.2f} mm pixels)"
             )
-        held_out = "from the held-out slices " if len(a.shape) == 2 else ""
-        return (
-            f"synthetic pairs from the MNI ICBM152 2009a template (nilearn): {source}; each "
-            f"pair is two random diffeomorphisms of one anatomy (stationary velocity fields, sd "
-            f"{self.amplitude_mm:g} mm, correlation length {self.control_spacing_mm:g} mm, scaling "
-            f"and squaring) with its own contrast (tissue gains, gamma, bias field, noise); labels "
-            f"CSF, WM and {a.n_labels - 2} grey-matter Voronoi parcels; {n_val} validation and "
-            f"{n_test} test pairs drawn independently {held_out}(one unit each), training pairs "
-            f"drawn on the fly"
+        fixed = (
+            f"the moving image T1-like (the template's own intensities with tissue gains, "
+            f"gamma, bias and noise), the fixed image rendered from the tissue maps in a "
+            f"{te.fixed_contrast.name} contrast with levels drawn per image"
+            if te.multi_contrast
+            else "each image with its own draw of the T1-like contrast (tissue gains, gamma, "
+            "bias field, noise)"
         )
+        return (
+            f"synthetic pairs from the MNI ICBM152 2009a template (nilearn): {source}; each pair "
+            f"is two random deformations of one anatomy, {fixed}; labels CSF, WM and "
+            f"{a.n_labels - 2} grey-matter Voronoi parcels. Training and validation deformations: "
+            f"{_family(tr)}; test deformations: {_family(te)}. {n_val} validation and {n_test} "
+            f"test pairs visit their slices in turn (the unit of independence is the slice), "
+            f"training pairs are drawn on the fly"
+        )
+
+
+def _family(g: PairGenerator) -> str:
+    if g.deformation == "svf":
+        return (
+            f"integrated stationary velocity fields (sd {g.amplitude_mm:.3g} mm at control points "
+            f"{g.control_spacing_mm:g} mm apart, scaling and squaring)"
+        )
+    return (
+        f"Gaussian-smoothed random displacement fields drawn directly as the true displacement "
+        f"(no velocity, no integration; sd {g.amplitude_mm:.3g} mm, kernel sd "
+        f"{g.control_spacing_mm:g} mm, shrunk where the Jacobian would fall below 0.2)"
+    )
 
 
 def brain_pairs(
@@ -88,39 +115,46 @@ def brain_pairs(
     control_spacing_mm: float = 24.0,
     test_every: int = 4,
     contrast: ContrastModel | None = None,
+    fixed_contrast: TissueContrast | None = None,
+    test_deformation: str = "gaussian",
     seed: int = 0,
     ndim: int = 2,
     template_mm: float = 2.0,
 ) -> BrainPairs:
-    """Training and test pair generators.
+    """Training, validation and test pair generators.
 
     2D (``ndim=2``): template coronal slices every 2 mm from y = -60 to +30 mm resampled to
-    ``size``; every ``test_every``-th one is a test anatomy (adjacent slices are correlated, so
-    test pairs use slices no training pair uses). 3D (``ndim=3``, the GPU profile): the whole
-    template at ``template_mm`` (``size`` unused); there is one 3D anatomy, so training and test
-    pairs differ only in their deformations and contrasts.
+    ``size``; of every ``test_every`` consecutive slices one is a test and one a validation
+    anatomy, the rest train (adjacent slices are correlated, so no test slice is trained on).
+    3D (``ndim=3``, the GPU profile): the whole template at ``template_mm`` (``size`` unused);
+    there is one 3D anatomy, so pairs differ only in their deformations and contrasts.
+
+    Training and validation pairs deform with integrated velocity fields; test pairs with
+    ``test_deformation`` (``"gaussian"``: another family, the true displacement's sd matched to
+    the measured sd of the training pairs' true displacements; ``"svf"``: the training family).
     """
     contrast = ContrastModel() if contrast is None else contrast
-    kw = dict(amplitude_mm=amplitude_mm, control_spacing_mm=control_spacing_mm, contrast=contrast)
+    kw = dict(amplitude_mm=amplitude_mm, control_spacing_mm=control_spacing_mm, contrast=contrast,
+              fixed_contrast=fixed_contrast)  # fmt: skip
     if ndim == 3:
         a = brain_volume(template_mm, n_parcels=n_parcels, seed=seed)
-        train, test = PairGenerator(a, **kw), PairGenerator(a, **kw)
-        return BrainPairs(a, train, test, amplitude_mm, control_spacing_mm)
-    if ndim != 2:
+        parts = (a, a, a)
+    elif ndim == 2:
+        if test_every < 3:
+            raise ValueError(f"test_every must be >= 3, got {test_every}")
+        a = brain_slices(size, n_parcels=n_parcels, seed=seed)
+        idx = np.arange(len(a))
+        test_idx, val_idx = idx[test_every // 2 :: test_every], idx[::test_every]
+        train_idx = np.setdiff1d(idx, np.union1d(test_idx, val_idx))
+        parts = (a.subset(train_idx), a.subset(val_idx), a.subset(test_idx))
+    else:
         raise ValueError(f"ndim must be 2 or 3, got {ndim}")
-    if test_every < 2:
-        raise ValueError(f"test_every must be >= 2, got {test_every}")
-    a = brain_slices(size, n_parcels=n_parcels, seed=seed)
-    idx = np.arange(len(a))
-    test_idx = idx[test_every // 2 :: test_every]
-    train_idx = np.setdiff1d(idx, test_idx)
-    return BrainPairs(
-        anatomies=a,
-        train=PairGenerator(a.subset(train_idx), **kw),
-        test=PairGenerator(a.subset(test_idx), **kw),
-        amplitude_mm=amplitude_mm,
-        control_spacing_mm=control_spacing_mm,
-    )
+    train, val = PairGenerator(parts[0], **kw), PairGenerator(parts[1], **kw)
+    if test_deformation == "gaussian":
+        kw["amplitude_mm"] = train.truth_sd_mm(seed=seed)
+    test = PairGenerator(parts[2], deformation=test_deformation, **kw)
+    step = 2.0 * test_every if ndim == 2 else 0.0  # brain_slices: one slice every 2 mm
+    return BrainPairs(anatomies=a, train=train, val=val, test=test, slice_step_mm=step)
 
 
 def evaluate_method(
@@ -172,6 +206,37 @@ def ssim_after(pairs: Mapping[str, Any], disp: torch.Tensor) -> np.ndarray:
     warped = warp(pairs["moving"], disp)[:, 0].numpy()
     fixed = pairs["fixed"][:, 0].numpy()
     return ssim(warped, fixed, data_range=fixed.reshape(len(fixed), -1).max(1))
+
+
+def deformation_summary(pairs: Mapping[str, Any], spacing_mm: float) -> dict[str, float]:
+    """What a pair set asks of a registration: the true displacement's sd (mm) and SDlogJ, and
+    the mean Dice of the labels before registration and after the true displacement."""
+    truth = pairs["truth"]
+    after = warp(pairs["moving_labels"], truth, mode="nearest")
+    return {
+        "truth_sd_mm": float(truth.std()) * spacing_mm,
+        "truth_sdlogj": float(rm.logjac_sd(truth).mean()),
+        "dice_before": float(rm.mean_dice(pairs["moving_labels"], pairs["fixed_labels"]).mean()),
+        "dice_truth": float(rm.mean_dice(after, pairs["fixed_labels"]).mean()),
+    }
+
+
+def degenerate_counts(results: pd.DataFrame, setting: str) -> pd.DataFrame:
+    """Cases flagged ``degenerate`` per method (rows) and training seed (columns) in ``setting``,
+    at each method's full budget (the untrained methods under seed -1)."""
+    df = results[results["setting"] == setting]
+    df = df[df["budget"] == df.groupby("method")["budget"].transform("max")]
+    table = df.pivot_table(index="method", columns="seed", values="degenerate", aggfunc="sum")
+    return table.fillna(0).astype(int)
+
+
+def ssim_reference(pairs: Mapping[str, Any], disp: torch.Tensor) -> np.ndarray:
+    """SSIM between the warped moving image and ``fixed_reference`` (the moving image's own
+    contrast at the fixed position, noise-free; data range: the reference's max); pairs without
+    one (real, mono-modal) use the fixed image, as :func:`ssim_after`."""
+    warped = warp(pairs["moving"], disp)[:, 0].numpy()
+    ref = pairs.get("fixed_reference", pairs["fixed"])[:, 0].numpy()
+    return ssim(warped, ref, data_range=ref.reshape(len(ref), -1).max(1))
 
 
 def myocardial_jacobian(pairs: Mapping[str, Any], disp: torch.Tensor) -> np.ndarray:

@@ -11,7 +11,9 @@ Two label layouts, as in the papers' code:
 Losses are MONAI's ``DiceCELoss`` (soft Dice + cross-entropy, each weight 1). Evaluation scores
 binary masks ``(N, C, *spatial)`` with :mod:`mricompendium.metrics.segmentation` and returns one
 row per case in the long format of :mod:`mricompendium.claims`, with per-class columns
-``dice_<name>`` / ``hd95_<name>`` / ``msd_<name>`` and their means ``dice`` / ``hd95`` / ``msd``.
+``dice_<name>`` / ``hd95_<name>`` / ``msd_<name>``, their means ``dice`` / ``hd95`` / ``msd``, and
+``degenerate`` (1.0 where a class the reference has was predicted empty: its Dice is 0 and its
+surface distance the image diagonal).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ __all__ = [
     "label_masks",
     "logits_of",
     "mean_dice_fn",
+    "missed_classes",
     "predict",
     "predict_logits",
     "sampler",
@@ -253,7 +256,8 @@ def case_rows(
         empty_distance: distance when exactly one mask is empty (default: the image diagonal).
 
     Returns:
-        A list of ``N`` dicts.
+        A list of ``N`` dicts; each has ``degenerate`` = 1.0 where some class present in the
+        reference was predicted empty (a missed structure), else 0.0.
     """
     p = pred.cpu().numpy() if isinstance(pred, torch.Tensor) else np.asarray(pred)
     t = target.cpu().numpy() if isinstance(target, torch.Tensor) else np.asarray(target)
@@ -283,7 +287,24 @@ def case_rows(
                 {f"{metric}_{name}": float(v) for name, v in zip(names, per_class[i], strict=True)}
             )
             row[metric] = float(per_class[i].mean())
+    for row, flag in zip(rows, missed_classes(p, t) > 0, strict=True):
+        row["degenerate"] = float(flag)
     return rows
+
+
+def missed_classes(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Per case, the number of classes the reference has and the prediction leaves empty.
+
+    Args:
+        pred: binary masks ``(N, C, *spatial)``.
+        target: reference masks, same shape.
+
+    Returns:
+        int64 ``(N,)``.
+    """
+    p = np.asarray(pred, dtype=bool).reshape(*pred.shape[:2], -1).any(-1)
+    t = np.asarray(target, dtype=bool).reshape(*target.shape[:2], -1).any(-1)
+    return (t & ~p).sum(axis=1)
 
 
 def _score(metric: str, p: np.ndarray, t: np.ndarray, spacing, empty_distance) -> np.ndarray:

@@ -5,10 +5,14 @@ normalisation, topology) and its post-processing rule; here the preprocessed cas
 for patch sampling, the plain or residual-encoder U-Net is trained with
 :func:`mricompendium.training.fit`, and whole volumes are predicted with a sliding window and
 scored per case, with and without the rule's connected-component post-processing.
+:func:`matched_plan` widens a plan's network until it has as many parameters as another (a fair
+parameter budget for the plain U-Net against the residual encoder), and :func:`floor_cases`
+gives the trivial answers (the empty mask, the training labels' per-voxel majority).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,7 +21,7 @@ import numpy as np
 import torch
 
 from mricompendium import training
-from mricompendium.experiments.segmentation import common
+from mricompendium.experiments.segmentation import common, floors
 from mricompendium.experiments.segmentation.autoconfig import (
     Fingerprint,
     Plan,
@@ -28,7 +32,16 @@ from mricompendium.experiments.segmentation.autoconfig import (
 )
 from mricompendium.metrics import segmentation as segmetrics
 
-__all__ = ["Prepared", "predict_cases", "prepare", "score_cases", "train_variant"]
+__all__ = [
+    "Prepared",
+    "floor_cases",
+    "matched_plan",
+    "n_parameters",
+    "predict_cases",
+    "prepare",
+    "score_cases",
+    "train_variant",
+]
 
 
 @dataclass
@@ -164,3 +177,51 @@ def train_variant(
 
 def _n_params(model: torch.nn.Module) -> int:
     return sum(q.numel() for q in model.parameters() if q.requires_grad)
+
+
+def n_parameters(p: Plan, *, in_channels: int, out_channels: int, residual_encoder: bool) -> int:
+    """Trainable parameters of the plan's U-Net (plain or residual encoder)."""
+    return _n_params(build_network(p, in_channels=in_channels, out_channels=out_channels,
+                                   residual_encoder=residual_encoder))  # fmt: skip
+
+
+def matched_plan(
+    p: Plan, target: int, *, in_channels: int, out_channels: int, residual_encoder: bool = False
+) -> Plan:
+    """``p`` with every stage's features scaled by one factor, chosen so that its network has
+    the parameter count closest to ``target`` (the first stage's features stay >= 1)."""
+
+    def scaled(base: int) -> Plan:
+        feats = tuple(max(1, round(f * base / p.features[0])) for f in p.features)
+        note = f"features {feats}: scaled to {target:,} parameters (a matched budget)"
+        return dataclasses.replace(p, features=feats, rules=(*p.rules, note))
+
+    def count(base: int) -> int:
+        return n_parameters(scaled(base), in_channels=in_channels, out_channels=out_channels,
+                            residual_encoder=residual_encoder)  # fmt: skip
+
+    hi = 1
+    while count(hi) < target:
+        hi *= 2
+    lo = max(1, hi // 2)
+    while lo < hi:  # the smallest first-stage width whose count reaches the target
+        mid = (lo + hi) // 2
+        lo, hi = (mid + 1, hi) if count(mid) < target else (lo, mid)
+    return scaled(min({max(1, lo - 1), lo}, key=lambda b: abs(count(b) - target)))
+
+
+def floor_cases(kind: str, data: Prepared, train: Prepared) -> list[np.ndarray]:
+    """The trivial label maps of ``data``'s cases: ``"empty mask"`` (all background) or
+    ``"majority map"`` (the per-voxel majority of ``train``'s labels, cropped or padded with
+    background to each case's shape)."""
+    if kind not in floors.FLOORS:
+        raise ValueError(f"kind must be one of {floors.FLOORS}, got {kind!r}")
+    prior = floors.majority_map(train.y[:, 0]) if kind == "majority map" else None
+    out = []
+    for lab in data.labels:
+        pred = np.zeros(tuple(lab.shape), dtype=np.int64)
+        if prior is not None:
+            box = tuple(slice(0, min(a, b)) for a, b in zip(pred.shape, prior.shape, strict=True))
+            pred[box] = prior[box]
+        out.append(pred)
+    return out

@@ -6,10 +6,12 @@ copies of the same U-Net learn the brain mask from synthesised 2D slices (axial,
 sagittal) of whole heads (brain, CSF rim, skull, scalp):
 
 - ``"synth-trained"``: domain-randomised contrasts (a random Gaussian mixture per label), strong
-  bias, noise, blur and thick slices (the SynthStrip recipe);
+  bias, noise, blur and thick slices up to ``train_thick_mm`` (the SynthStrip recipe);
 - ``"T1-trained"``: MR-physics T1-weighted images of the same heads with mild artefacts.
 
-They are tested on synthesised contrasts where the mask is exact (T1, T2, PD, low-resolution T1)
+They are tested on synthesised contrasts where the mask is exact (T1, T2, PD, and T1 with slices
+thicker than any training augmentation, ``test_thick_mm``: :func:`drawn_thickness_mm` reads the
+thickness each case was drawn with)
 and on real head images that ship offline (dipy's EPI b0 and diffusion volumes and its
 skull-stripped T1 slice, and the first volume of nibabel's test fMRI run ``example4d``), whose
 reference masks are a *silver standard* from dipy's
@@ -35,6 +37,7 @@ __all__ = [
     "REAL_SPACING_MM",
     "TEST_CONTRASTS",
     "build",
+    "drawn_thickness_mm",
     "real_heads",
     "strip_config",
     "strip_data",
@@ -71,23 +74,59 @@ def build(*, features: Sequence[int] = (8, 16, 32, 64)) -> UNet:
 
 
 def strip_config(
-    method_or_group: str, *, spacing_mm: float, shape: tuple[int, int, int]
+    method_or_group: str,
+    *,
+    spacing_mm: float,
+    shape: tuple[int, int, int],
+    train_thick_mm: tuple[float, float] = (6.0, 10.0),
+    test_thick_mm: tuple[float, float] = (12.0, 20.0),
 ) -> synth.SynthConfig:
-    """The synthesiser of a training method (:data:`METHODS`) or a test group."""
+    """The synthesiser of a training method (:data:`METHODS`) or a test group.
+
+    Args:
+        method_or_group: a key of :data:`METHODS` or :data:`TEST_CONTRASTS`.
+        spacing_mm: voxel size; shape: the grid.
+        train_thick_mm: slice thickness range (mm) of the synth-trained network's thick-slice
+            augmentation (drawn for 40 % of its cases).
+        test_thick_mm: slice thickness range (mm) of the low-resolution test group.
+    """
+    for name, (lo, hi) in (("train_thick_mm", train_thick_mm), ("test_thick_mm", test_thick_mm)):
+        if not spacing_mm <= lo <= hi:
+            raise ValueError(f"{name} must be a range spacing_mm <= lo <= hi, got {(lo, hi)}")
     geometry = {"spacing_mm": spacing_mm, "shape": shape}
     if method_or_group == "synth-trained":
         artefacts = synth.RandomArtefacts(
-            blur_vox=(0.2, 1.5), p_thick=0.4, thickness=(2.0, 5.0), bias_std=(0.0, 0.5),
-            noise_std=(0.0, 0.1), gamma_std=0.25,
+            blur_vox=(0.2, 1.5), p_thick=0.4, thickness=_voxels(train_thick_mm, spacing_mm),
+            bias_std=(0.0, 0.5), noise_std=(0.0, 0.1), gamma_std=0.25,
         )  # fmt: skip
         return synth.SynthConfig(contrasts=("gmm",), artefacts=artefacts, **geometry)
     if method_or_group == "T1-trained":
         return synth.SynthConfig(contrasts=("T1",), **geometry)
     if method_or_group in TEST_CONTRASTS:
         protocol, thick = TEST_CONTRASTS[method_or_group]
-        artefacts = synth.RandomArtefacts(p_thick=1.0 if thick else 0.0, thickness=(3.0, 5.0))
+        artefacts = synth.RandomArtefacts(
+            p_thick=1.0 if thick else 0.0, thickness=_voxels(test_thick_mm, spacing_mm)
+        )
         return synth.SynthConfig(contrasts=(protocol,), artefacts=artefacts, **geometry)
     raise ValueError(f"unknown method or test group {method_or_group!r}")
+
+
+def _voxels(mm: tuple[float, float], spacing_mm: float) -> tuple[float, float]:
+    return (mm[0] / spacing_mm, mm[1] / spacing_mm)
+
+
+def drawn_thickness_mm(
+    config: synth.SynthConfig, seeds: Sequence[int], planes: Sequence[str] = PLANES
+) -> list[float]:
+    """The slice thickness (mm) each case of ``seeds`` was drawn with; cases without thick
+    slices are left out (plane per case as in :func:`strip_data`)."""
+    name = config.contrasts[0]
+    out = []
+    for s in seeds:
+        art = synth.sample_case(config, s, plane=planes[s % len(planes)]).artefacts[name]
+        if art.slice_axis >= 0:
+            out.append(art.thickness * config.spacing_mm)
+    return out
 
 
 def strip_data(

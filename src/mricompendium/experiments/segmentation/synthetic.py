@@ -20,7 +20,7 @@ from torch import nn
 
 from mricompendium import training
 from mricompendium.data import synth
-from mricompendium.experiments.segmentation import common
+from mricompendium.experiments.segmentation import common, floors
 
 __all__ = [
     "SPLITS",
@@ -28,6 +28,7 @@ __all__ = [
     "SliceSet",
     "TestSet",
     "case_seeds",
+    "floor_rows",
     "run_method",
     "synth_slices",
     "user_slices",
@@ -73,12 +74,23 @@ def synth_slices(
     plane: str = "axial",
     contrasts: Sequence[str] | None = None,
     device: torch.device | str = "cpu",
+    slice_pos: tuple[float, float] = (0.0, 1.0),
 ) -> SliceSet:
-    """Synthesise one 2D slice per seed (on ``device``, returned on the CPU)."""
+    """Synthesise one 2D slice per seed (on ``device``, returned on the CPU).
+
+    ``slice_pos`` narrows each case's drawn slice position to that part of its range: with
+    ``config.p_slice_through_lesion = 1``, ``(0.25, 0.75)`` keeps slices in the central half of
+    the lesion's extent (no grazing slices).
+    """
     names = tuple(contrasts) if contrasts is not None else tuple(config.contrasts)
+    lo, hi = slice_pos
+    if not 0.0 <= lo < hi <= 1.0:
+        raise ValueError(f"slice_pos must be a range in [0, 1], got {slice_pos}")
     xs, ys = [], []
     for s in seeds:
-        case = synth.synthesise(config, int(s), plane=plane, device=device)
+        params = synth.sample_case(config, int(s), plane=plane)
+        params = dataclasses.replace(params, slice_pos=lo + (hi - lo) * params.slice_pos)
+        case = synth.render(config, params, device=device)
         xs.append(case.stack(names).cpu())
         ys.append(case.labels.cpu())
     if not xs:
@@ -196,6 +208,26 @@ def run_method(
     for snap in hist.snapshots.values():
         rows += snap
     return MethodRun(model, hist, rows)
+
+
+def floor_rows(
+    kind: str,
+    tests: Sequence[TestSet],
+    *,
+    names: Sequence[str],
+    metrics: Sequence[str] = ("dice", "hd95"),
+    train_target: torch.Tensor | None = None,
+) -> list[dict[str, Any]]:
+    """Rows of a trivial answer (:mod:`.floors`: ``"empty mask"`` or ``"majority map"`` of
+    ``train_target``) on every test set, scored like :func:`run_method` scores a model."""
+    rows: list[dict[str, Any]] = []
+    for t in tests:
+        rows += floors.floor_rows(
+            kind, t.target, names=names, train_target=train_target, setting=t.setting,
+            cases=list(t.cases), units=list(t.units), groups=t.group, spacing=t.spacing,
+            metrics=tuple(metrics),
+        )  # fmt: skip
+    return rows
 
 
 def user_slices(

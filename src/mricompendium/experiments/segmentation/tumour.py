@@ -13,7 +13,8 @@ With a ``data_path``, :func:`brats_cases` reads BraTS folders (:mod:`.data.segme
 resamples them to the task's spacing and crops them the same way; each BraTS case is a unit.
 
 Model registry: :data:`MODELS` builds each network at a small CPU width; :data:`PAPER_PROFILES`
-records each paper's own configuration (the GPU profile).
+records each paper's own configuration (the GPU profile); :func:`matched_width` finds the width
+at which a rival has as many parameters as a reference model (a fair parameter budget).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from torch import nn
 
 from mricompendium.data import synth
 from mricompendium.data.segmentation import brats
-from mricompendium.experiments.segmentation import common
+from mricompendium.experiments.segmentation import common, floors
 from mricompendium.models.segmentation import monai_nets
 
 __all__ = [
@@ -43,6 +44,8 @@ __all__ = [
     "TrainResult",
     "brats_cases",
     "build_model",
+    "floor_rows",
+    "matched_width",
     "synth_cases",
     "train_and_evaluate",
     "zscore_nonzero",
@@ -170,19 +173,25 @@ def brats_cases(
     size: int = 32,
     spacing_mm: float = 3.0,
     skip: int = 0,
+    convention: str = "auto",
 ) -> TumourData:
     """BraTS cases (a user's folder) resampled to ``spacing_mm``, cropped as :func:`synth_cases`.
 
-    ``skip`` drops the first cases (to take disjoint train / test subsets). 2D takes the axial
-    slice with the largest whole-tumour area. Labels are resampled as the three region masks.
+    ``skip`` drops the first cases (to take disjoint train / test subsets). Volumes are RAS+
+    (:func:`~mricompendium.data.segmentation.brats.load_case`), so 2D takes the axial slice with
+    the largest whole-tumour area. Labels are resampled as the three region masks; ``convention``
+    is the folder's label convention (``auto``, ``brats2021``, ``brats2023``; a folder mixing
+    releases is refused under ``auto``).
     """
-    folders = brats.find_cases(root)[skip:]
+    every = brats.find_cases(root)
+    conv = brats.resolve_convention(every, convention)
+    folders = every[skip:]
     folders = folders[:max_cases] if max_cases else folders
     if not folders:
         raise ValueError(f"{root}: no BraTS cases left after skipping {skip}")
     xs, ys, ids = [], [], []
     for folder in folders:
-        case = brats.load_case(folder)
+        case = brats.load_case(folder, convention=conv)
         if case.regions is None:
             raise ValueError(f"{folder}: no label file; training and testing need labels")
         zoom = [s / spacing_mm for s in case.spacing_mm]
@@ -252,6 +261,42 @@ def build_model(name: str, *, dims: int, size: int, width: int) -> nn.Module:
     return MODELS[name](dims, size, width)
 
 
+WIDTH_STEP = {"SegResNet": 8, "SegResNet+VAE": 8, "Swin UNETR": 12, "U-Net": 1}  # valid widths
+
+
+def matched_width(name: str, target: int, *, dims: int, size: int) -> int:
+    """The width of registry model ``name`` whose parameter count is closest to ``target``.
+
+    Widths are multiples of :data:`WIDTH_STEP` (group norm and MONAI's Swin UNETR need them);
+    the count grows with the width, so doubling then bisecting over those multiples finds it.
+    """
+    step = WIDTH_STEP[name]
+
+    def count(k: int) -> int:
+        return monai_nets.n_parameters(build_model(name, dims=dims, size=size, width=k * step))
+
+    hi = 1
+    while count(hi) < target:
+        hi *= 2
+    lo = max(1, hi // 2)
+    while lo < hi:  # the smallest multiple whose count reaches the target
+        mid = (lo + hi) // 2
+        lo, hi = (mid + 1, hi) if count(mid) < target else (lo, mid)
+    best = min({max(1, lo - 1), lo}, key=lambda k: abs(count(k) - target))
+    return best * step
+
+
+def floor_rows(kind: str, test: TumourData, *, setting: str, train: TumourData | None = None,
+               metrics: Sequence[str] = ("dice", "hd95")) -> list[dict[str, Any]]:  # fmt: skip
+    """Rows of a trivial answer on ``test`` (:mod:`.floors`: ``"empty mask"``, or the
+    ``"majority map"`` of ``train``'s regions), scored as :func:`train_and_evaluate` scores."""
+    return floors.floor_rows(
+        kind, test.y, names=REGIONS, multilabel=True,
+        train_target=None if train is None else train.y, setting=setting, cases=test.cases,
+        units=test.units, groups=test.group, spacing=test.spacing_mm, metrics=tuple(metrics),
+    )  # fmt: skip
+
+
 @dataclass
 class TrainResult:
     """One trained model: its test rows (full and half budget), history, size and time."""
@@ -280,16 +325,22 @@ def train_and_evaluate(
     val_every: int | None = None,
     metrics: Sequence[str] = ("dice", "hd95"),
     aux_weight: float = 0.1,
+    scheduler: str | None = "cosine",
+    crop: int | None = None,
 ) -> TrainResult:
     """Train registry model ``name`` with ``seed`` and score the test cases into per-case rows.
 
     The model is initialised after seeding with ``seed``; batches are random training cases with
     random flips; the loss is soft Dice + BCE per region plus ``aux_weight`` times the VAE term
     of SegResNet+VAE. With ``half_budget`` the test cases are also scored after ``steps // 2``.
+    ``scheduler="cosine"`` anneals the learning rate to 0 over ``steps`` (``None``: constant).
+    ``crop``: train on random cubes (squares) of this edge instead of whole cases (the model is
+    built for that size; whole cases are still predicted with a sliding window of it).
     """
     from mricompendium import training
 
-    dims, size = train.x.ndim - 2, int(train.x.shape[-1])
+    dims = train.x.ndim - 2
+    size = int(crop or train.x.shape[-1])
     training.seed_everything(seed)
     model = build_model(name, dims=dims, size=size, width=width)
     keys = dict(setting=setting, method=name, seed=seed, cases=test.cases, units=test.units,
@@ -301,12 +352,13 @@ def train_and_evaluate(
 
     on_step = {steps // 2: lambda m: score(m, steps // 2)} if half_budget and steps >= 2 else None
     val_fn = common.mean_dice_fn(val.x, val.y, multilabel=True, n_classes=len(REGIONS))
-    fn = common.sampler(train.x, train.y, batch_size=batch_size)
+    patch = (size,) * dims if crop else None
+    fn = common.sampler(train.x, train.y, batch_size=batch_size, patch_size=patch)
     t0 = time.perf_counter()
     loss = common.SegLoss(multilabel=True, aux_weight=aux_weight)
     hist = common.train_segmenter(model, fn, steps=steps, loss=loss, lr=lr, seed=seed,
                                   device=device, val_fn=val_fn, val_every=val_every,
-                                  on_step=on_step)  # fmt: skip
+                                  on_step=on_step, scheduler=scheduler)  # fmt: skip
     train_s = time.perf_counter() - t0
     rows = score(model, steps) + (hist.snapshots.get(steps // 2, []) if on_step else [])
     return TrainResult(rows, hist, monai_nets.n_parameters(model), train_s, float(hist.val[-1]))
