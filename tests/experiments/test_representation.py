@@ -205,3 +205,17 @@ def test_network_instances_train_and_give_every_layer() -> None:
     assert (noisy - p).std() == pytest.approx(2.0 * p.std(), rel=0.1)
     assert 0 < layers.chance_accuracy() < 0.5
     assert dataclasses.asdict(config)["steps"] == 4
+
+
+def test_parameter_rules_refuse_shared_network_seeds_and_single_levels() -> None:
+    from mricompendium import parameters, paths
+
+    nb = paths.NOTEBOOKS / "representation" / "neural_geometry.ipynb"
+    cell = parameters.notebook_parameters(nb)
+    assert parameters.check("neural_geometry", cell, {}) == []
+    shared = parameters.check("neural_geometry", cell, {"test_net_seeds": [100, 5]})
+    assert [p.source for p in shared] == ["test_net_seeds"]
+    single = parameters.check("neural_geometry", cell, {"noise_levels": [2.0]})
+    assert [p.source for p in single] == ["noise_levels"]
+    widths = parameters.check("neural_geometry", cell, {"net_widths": [8, 16]})
+    assert [p.source for p in widths] == ["net_widths"]
