@@ -219,3 +219,11 @@ def test_parameter_rules_refuse_shared_network_seeds_and_single_levels() -> None
     assert [p.source for p in single] == ["noise_levels"]
     widths = parameters.check("neural_geometry", cell, {"net_widths": [8, 16]})
     assert [p.source for p in widths] == ["net_widths"]
+
+
+def test_real_data_is_refused_in_one_line_before_a_kernel_starts(tmp_path, capsys) -> None:
+    from mricompendium import run
+
+    assert run.main(["neural_geometry", "--dry", "--set", f"data_path={tmp_path}"]) == 1
+    lines = [ln for ln in capsys.readouterr().err.splitlines() if not ln.startswith("log:")]
+    assert len(lines) == 1 and "neural_geometry does not take real data" in lines[0], lines
