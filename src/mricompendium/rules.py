@@ -197,6 +197,14 @@ RULES: dict[str, Rule] = {
     "*.pose_folds": _int(2, 100),
     "*.prior_strength": Rule(lo=0, hi=1e6, lo_open=True),
     "*.n_sparse": _int(1, 40),  # of the 40 tongue points
+    # representation: lowest and highest levels are the two primaries' settings
+    "neural_geometry.noise_levels": _list(0.01, 100, 2, 16, unique=True),
+    "neural_geometry.cnn_noise_levels": _list(0, 100, 2, 16, unique=True),
+    "neural_geometry.gt_lows": _list(0, 1, 1, 16, unique=True),
+    "neural_geometry.gt_ups": _list(0, 1, 1, 16, unique=True),
+    "neural_geometry.tune_net_seeds": _list(0, BIG, 2, 100, unique=True),
+    "neural_geometry.test_net_seeds": _list(0, BIG, 2, 100, unique=True),
+    "neural_geometry.net_widths": _list(1, 1024, 3, 3),  # three convolution blocks
     # every family
     "output_dir": Rule(pattern=r"[^\x00]*"),  # set by mricompendium.run, never by the user
     "*data_path": Rule(path=True),
@@ -301,6 +309,20 @@ def _session_runs(p: Mapping[str, Any]) -> str | None:
 CORPUS_SHAPE_SPEAKERS = {"ci": 8, "full": 16}
 
 
+def _disjoint_nets(p: Mapping[str, Any]) -> str | None:
+    tune, test = p.get("tune_net_seeds"), p.get("test_net_seeds")
+    if (
+        isinstance(tune, list)
+        and isinstance(test, list)
+        and set(map(repr, tune)) & set(map(repr, test))
+    ):
+        return (
+            "test_net_seeds: must not share a seed with tune_net_seeds "
+            "(the GT thresholds are chosen on those)"
+        )
+    return None
+
+
 def _unseen_speakers(p: Mapping[str, Any]) -> str | None:
     n, corpus = p.get("n_train_speakers"), p.get("corpus")
     total = CORPUS_SHAPE_SPEAKERS.get(corpus) if isinstance(corpus, str) else None
@@ -320,4 +342,5 @@ RELATIONS: dict[str, tuple[Callable[[Mapping[str, Any]], str | None], ...]] = {
     "mindeye2": (_session_runs,),
     "brainclip": (_session_runs,),
     "tongue_model": (_unseen_speakers,),
+    "neural_geometry": (_disjoint_nets,),
 }

@@ -72,6 +72,14 @@ def _brainclip(path: Path, params: Mapping[str, Any]) -> str:
     )
 
 
+def _neural_geometry(path: Path, params: Mapping[str, Any]) -> str:
+    raise DataError(
+        "data_path",
+        "neural_geometry does not take real data: it needs every subject's per-area betas for one "
+        "shared stimulus set (e.g. NSD's shared images), which no loader reads yet",
+    )
+
+
 def _nsd(path: Path, params: Mapping[str, Any]) -> str:
     from mricompendium.data.fmri.nsd_tree import check_layout
 
@@ -123,6 +131,7 @@ ROUTES: dict[str, Callable[[Path, Mapping[str, Any]], str]] = {
     "ddmr": _volumes("learn2reg"), "nestedmorph": _volumes("learn2reg"),
     "biomech_cardiac": _volumes("acdc"), "mindeye2": _nsd, "brainclip": _brainclip,
     "mri2speech": _usc, "tongue_model": _contours, "reconresnet": _nifti_folder,
+    "neural_geometry": _neural_geometry,
 }  # fmt: skip
 FORMATS = ROUTES  # the earlier name
 
@@ -132,10 +141,10 @@ def check_sources(params: Mapping[str, Any], nb_id: str | None = None) -> list[s
 
     ``params`` are the values the kernel will see (defaults included). A source is read by the
     notebook's route (:data:`ROUTES`: BraTS, ISLES, NIfTI pairs, Learn2Reg, ACDC, NSD, USC
-    rtMRI, tongue contours; brainclip refuses real data), as raw k-space when the notebook has a
-    ``data_format`` parameter, and otherwise as a folder of NIfTI volumes. Every route reads the
-    headers of every file it would load and every label map, and counts the cases the
-    notebook's splits need at these parameters.
+    rtMRI, tongue contours; brainclip and neural_geometry refuse real data), as raw k-space when
+    the notebook has a ``data_format`` parameter, and otherwise as a folder of NIfTI volumes.
+    Every route reads the headers of every file it would load and every label map, and counts
+    the cases the notebook's splits need at these parameters.
 
     Raises:
         FileNotFoundError: a path that does not exist.
