@@ -194,7 +194,9 @@ class RadonOp:
                 vals.append(wgt[ok])
         size = (self.num_angles * self.num_det, h * w)
         coo = torch.sparse_coo_tensor(
-            torch.stack((torch.cat(rows), torch.cat(cols))), torch.cat(vals), size,
+            torch.stack((torch.cat(rows), torch.cat(cols))),
+            torch.cat(vals),
+            size,
             check_invariants=False,
         ).coalesce()
         index, values = coo.indices(), coo.values()
@@ -207,10 +209,12 @@ class RadonOp:
             size = (self.num_angles * self.num_det, self.image_shape[0] * self.image_shape[1])
             with warnings.catch_warnings():  # "sparse CSR support is in beta"
                 warnings.simplefilter("ignore", UserWarning)
-                fwd = torch.sparse_coo_tensor(torch.stack((row, col)), val.to(dtype), size,
-                                              check_invariants=False)
-                adj = torch.sparse_coo_tensor(torch.stack((col, row)), val.to(dtype), size[::-1],
-                                              check_invariants=False)
+                fwd = torch.sparse_coo_tensor(
+                    torch.stack((row, col)), val.to(dtype), size, check_invariants=False
+                )
+                adj = torch.sparse_coo_tensor(
+                    torch.stack((col, row)), val.to(dtype), size[::-1], check_invariants=False
+                )
                 fwd, adj = fwd.coalesce().to_sparse_csr(), adj.coalesce().to_sparse_csr()
             self._cache[key] = (fwd, adj, self.filter.to(device=device, dtype=dtype))
         return self._cache[key]

@@ -1,4 +1,4 @@
-"""Learned primal-dual reconstruction from sinograms: the Radon-operator LPD and the Primal-Dual UNet.
+"""Learned primal-dual from sinograms: the Radon-operator LPD and the Primal-Dual UNet.
 
 Both networks unroll the same primal-dual scheme (Adler & Oktem, "Learned Primal-Dual
 Reconstruction", IEEE TMI 2018) on sinograms ``g`` of a :class:`~mricompendium.physics.sinogram.
