@@ -132,6 +132,8 @@ RULES: dict[str, Rule] = {
     "*.train_coil_radius": _list(0.5, 10, 2, 2),
     "*.test_coil_radius": _list(0.5, 10, 2, 2),
     "reconresnet.lesion_strength": Rule(lo=-1, hi=10),
+    "primal_dual_unet.ct_seeds": _SEEDS,
+    "propeller.lam_grid": _list(0, 10, max_len=32, lo_open=True),
     "reconresnet.lesion_radius": _list(0, 0.5, 2, 2, lo_open=True),
     # registration
     "*.ndim": _int(2, 3),
