@@ -124,6 +124,7 @@ def train_model(
     val_fn: Callable[[nn.Module], float] | None = None,
     val_every: int | None = None,
     on_step: dict[int, Callable[[nn.Module], Any]] | None = None,
+    loss: Callable[[nn.Module, ReconBatch], torch.Tensor] | None = None,
 ) -> tuple[nn.Module, training.History]:
     """Train a registry model (or a given module) on a mix of sampling settings.
 
@@ -142,6 +143,8 @@ def train_model(
         val_fn: validation metric of the model (e.g. :func:`validation_fn`), recorded every
             ``val_every`` steps and at the end (``History.val``).
         on_step: ``{step: fn(model)}`` snapshots (e.g. evaluation rows at half budget).
+        loss: ``loss(model, batch) -> scalar`` replacing :func:`magnitude_l1` (the one hook a
+            training variant overrides: adversarial, multitask or unlearning losses).
 
     Returns:
         ``(model in eval mode, History)``.
@@ -158,6 +161,8 @@ def train_model(
     )
 
     def loss_fn(m: nn.Module, batch: ReconBatch) -> torch.Tensor:
+        if loss is not None:
+            return loss(m, batch.to(dev))
         return magnitude_l1(m, batch.to(dev), over_steps=over)
 
     history = training.fit(
