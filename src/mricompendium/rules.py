@@ -135,6 +135,18 @@ RULES: dict[str, Rule] = {
     "primal_dual_unet.ct_seeds": _SEEDS,
     "propeller.lam_grid": _list(0, 10, max_len=32, lo_open=True),
     "reconresnet.lesion_radius": _list(0, 0.5, 2, 2, lo_open=True),
+    "recon_robustness.sampling": Rule(pattern=_SAMPLING),
+    "recon_robustness.model": Rule(choices=RECON_MODELS),
+    "recon_robustness.aug_shift": Rule(lo=0, hi=0.5),
+    "recon_robustness.adv_epsilon": Rule(lo=0, lo_open=True, hi=1),
+    "recon_robustness.test_angles": _list(-180, 180, max_len=72, unique=True),
+    "recon_robustness.heldout_angle": Rule(lo=0, lo_open=True, hi=180),
+    "recon_robustness.test_shift": Rule(lo=0, lo_open=True, hi=0.5),
+    "recon_robustness.cutout_size": Rule(lo=0, lo_open=True, hi=0.5),
+    "recon_robustness.cutout_centres": _list(0, 1, max_len=16),  # [row, col] pairs
+    "recon_robustness.pgd_epsilons": _list(0, 1, max_len=16, lo_open=True),
+    "recon_unlearning.sampling": Rule(pattern=_SAMPLING),
+    "recon_unlearning.forget_path": Rule(path=True),
     # registration
     "*.ndim": _int(2, 3),
     "*.template_mm": Rule(lo=1, hi=10),

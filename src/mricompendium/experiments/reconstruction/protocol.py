@@ -124,6 +124,7 @@ def train_model(
     val_fn: Callable[[nn.Module], float] | None = None,
     val_every: int | None = None,
     on_step: dict[int, Callable[[nn.Module], Any]] | None = None,
+    loss: Callable[[nn.Module, ReconBatch], torch.Tensor] | None = None,
 ) -> tuple[nn.Module, training.History]:
     """Train a registry model (or a given module) on a mix of sampling settings.
 
@@ -142,6 +143,8 @@ def train_model(
         val_fn: validation metric of the model (e.g. :func:`validation_fn`), recorded every
             ``val_every`` steps and at the end (``History.val``).
         on_step: ``{step: fn(model)}`` snapshots (e.g. evaluation rows at half budget).
+        loss: ``loss(model, batch) -> scalar`` replacing :func:`magnitude_l1` (the one hook a
+            training variant overrides: adversarial, multitask or unlearning losses).
 
     Returns:
         ``(model in eval mode, History)``.
@@ -158,6 +161,8 @@ def train_model(
     )
 
     def loss_fn(m: nn.Module, batch: ReconBatch) -> torch.Tensor:
+        if loss is not None:
+            return loss(m, batch.to(dev))
         return magnitude_l1(m, batch.to(dev), over_steps=over)
 
     history = training.fit(
@@ -218,6 +223,7 @@ def evaluate(
     indices: Sequence[int] | None = None,
     batch_size: int = 8,
     keep: int = 0,
+    extra: Callable[[np.ndarray, np.ndarray, np.ndarray], dict[str, np.ndarray]] | None = None,
 ) -> Evaluation:
     """Per-case metrics of a model or baseline under ``sampling``, as long-format rows.
 
@@ -236,6 +242,8 @@ def evaluate(
         indices: the cases to evaluate (default all).
         batch_size: cases per forward pass.
         keep: also keep the first ``keep`` reconstructions and targets.
+        extra: ``f(pred, target, region) -> {column: (n,) values}``: more per-case metric
+            columns, from the magnitudes and the metrics' regions ``(n, H, W)``.
     """
     sampling = Sampling.parse(sampling)
     idx = list(range(len(source))) if indices is None else [int(i) for i in indices]
@@ -258,11 +266,12 @@ def evaluate(
     pred, target = torch.cat(preds).numpy(), torch.cat(targets).numpy()
     res = metrics.evaluate(pred, target, protocol=EVAL_PROTOCOL, mask=torch.cat(brains).numpy())
     res = {k.replace("_mask", "_brain"): v for k, v in res.items()}
+    more = extra(pred, target, torch.cat(brains).numpy()) if extra is not None else {}
     label = setting if setting is not None else str(sampling)
     rows = [
         {"setting": label, "method": name, "seed": int(train_seed), "budget": int(budget),
          "case": meta[i][0], "unit": meta[i][1], "group": meta[i][2],
-         **{m: float(res[m][j]) for m in METRICS}}
+         **{m: float(res[m][j]) for m in METRICS}, **{k: float(v[j]) for k, v in more.items()}}
         for j, i in enumerate(idx)
     ]  # fmt: skip
     return Evaluation(rows, np.asarray(times), pred[:keep], target[:keep])
