@@ -89,11 +89,21 @@ def _acdc(path: Path, params: Mapping[str, Any]) -> str:
     return _count(path, found, "ACDC patient folders", 1)
 
 
+def _picai(path: Path, params: Mapping[str, Any]) -> str:
+    from mricompendium.data.registration.picai import find_picai_cases, load_picai_case
+
+    found = [f for f in find_picai_cases(path) if f.gland is not None]
+    out = _count(path, found, "PI-CAI studies with T2W, ADC, HBV and a whole-gland mask", 4)
+    load_picai_case(found[0])
+    return out
+
+
 # Notebooks whose data_path is not a folder of NIfTI volumes nor raw k-space, by format.
 FORMATS: dict[str, Callable[[Path, Mapping[str, Any]], str]] = {
     "segresnet_vae": _brats, "swin_unetr": _brats, "nnunet_extended": _brats,
     "stroke_synthetic": _isles, "scse": _pairs, "synthstrip": _pairs,
     "ddmr": _learn2reg, "nestedmorph": _learn2reg, "biomech_cardiac": _acdc,
+    "prostate_seq_reg": _picai,
 }  # fmt: skip
 
 

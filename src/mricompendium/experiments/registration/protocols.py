@@ -45,6 +45,7 @@ __all__ = [
     "deformation_summary",
     "evaluate_method",
     "dilate",
+    "label_dice",
     "myocardial_jacobian",
     "pool_batches",
     "ssim_after",
@@ -174,6 +175,7 @@ def evaluate_method(
     repeats: int = 1,
     extra: Mapping[str, MetricFn] | None = None,
     inputs: Sequence[str] = (),
+    hd95: bool = True,
 ) -> list[dict[str, Any]]:
     """Register ``pairs`` with ``fn`` (timed, one pair at a time) and return per-case rows
     (``inputs``: further entries of ``pairs`` passed to ``fn``, see :func:`register_pairs`)."""
@@ -188,6 +190,7 @@ def evaluate_method(
         cases=cases,
         units=units,
         extra=extra,
+        hd95=hd95,
     )
 
 
@@ -271,3 +274,14 @@ def dilate(mask: torch.Tensor, pixels: int) -> torch.Tensor:
     k = 2 * pixels + 1
     pool = torch.nn.functional.max_pool2d if mask.ndim == 4 else torch.nn.functional.max_pool3d
     return pool(mask.float(), k, stride=1, padding=pixels) > 0.5
+
+
+def label_dice(label: int) -> MetricFn:
+    """``fn(pairs, disp)``: Dice of one label between the warped moving labels (nearest) and
+    the fixed labels (NaN-free: every fixed label map must hold the label)."""
+
+    def fn(pairs: Mapping[str, Any], disp: torch.Tensor) -> np.ndarray:
+        warped = warp(pairs["moving_labels"], disp, mode="nearest")
+        return rm.mean_dice(warped, pairs["fixed_labels"], labels=[label])
+
+    return fn
