@@ -11,6 +11,11 @@ export PYTHONHASHSEED := 0
 export OMP_NUM_THREADS ?= 1
 # DVC stage commands call `python`: make it the project venv.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+EUID ?= $(shell id -u)
+# Tests run behind a network guard (tests/netguard/sitecustomize.py, kernels included): any
+# connection outside loopback is refused and recorded; pytest then fails (tests/conftest.py).
+NETGUARD = PYTHONPATH="$(CURDIR)/tests/netguard$${PYTHONPATH:+:$$PYTHONPATH}" \
+	MRICOMPENDIUM_NETGUARD_LOG="$(CURDIR)/.scratch/netguard.log"
 
 .PHONY: setup data repro test unit nbval lab bench lint clean stages new
 
@@ -81,16 +86,17 @@ else
 endif
 
 unit: setup
-	$(PY) -m pytest tests
+	$(NETGUARD) $(PY) -m pytest tests
 
 nbval: setup data
-	$(PY) -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider notebooks
+	$(NETGUARD) $(PY) -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider notebooks
 
 test: setup data
-	$(PY) -m pytest tests notebooks --nbval-lax --nbval-current-env
+	$(NETGUARD) $(PY) -m pytest tests notebooks --nbval-lax --nbval-current-env
 
+# Jupyter refuses to run as root without --allow-root (the usual case in a container).
 lab: setup data
-	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(EUID)),--allow-root) $(LAB_ARGS)
 
 bench: setup data
 	$(PY) benchmarks/run.py

@@ -31,4 +31,4 @@ def test_scaffolded_notebook_runs_and_meets_the_contract(tmp_path):
 
 def test_unknown_id_is_refused(capsys):
     assert new.main(["not_a_paper"]) == 1
-    assert "not in catalogue.yaml" in capsys.readouterr().err
+    assert "not in the catalogue" in capsys.readouterr().err

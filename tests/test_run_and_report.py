@@ -8,7 +8,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from mricompendium import paths, report, run
+from mricompendium import parameters, paths, report, run
 
 GOOD = """
 import json, pathlib
@@ -44,9 +44,9 @@ def _project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, body: str) -> Path
 
 def test_load_params_merges_global_and_section(tmp_path, monkeypatch):
     _project(tmp_path, monkeypatch, GOOD)
-    assert run.load_params("toy") == {"value": 3}
+    assert parameters.load_params("toy") == {"value": 3}
     with pytest.raises(KeyError, match="no section 'nope'"):
-        run.load_params("nope")
+        parameters.load_params("nope")
 
 
 def test_success_publishes_and_failure_leaves_reports_untouched(tmp_path, monkeypatch):
@@ -101,6 +101,8 @@ def _metrics(**over):
 def test_report_lists_every_catalogue_paper_and_reads_like_a_results_section(tmp_path):
     (tmp_path / "metrics").mkdir()
     (tmp_path / "metrics" / "reconresnet.json").write_text(json.dumps(_metrics()))
+    (tmp_path / "figures" / "reconresnet").mkdir(parents=True)
+    (tmp_path / "figures" / "reconresnet" / "x.png").write_bytes(b"png")
     text = report.render(tmp_path)
     catalogue = report.load_catalogue()
     assert len(catalogue) == 88

@@ -8,7 +8,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from mricompendium import paths, run
+from mricompendium import paths, publish, run
 
 PARAMS_CELL = (
     'output_dir = ""\nseed = 0\nnum_coils = 8  # receive coils\ndata_path = ""\nmode = "ok"'
@@ -134,7 +134,7 @@ def test_publish_takes_exactly_this_notebooks_files(project: Path) -> None:
     (project / "notebooks" / "toys" / "toy_x.ipynb").write_text("{}")
     staging = project / "staging"
     names = ["toy.csv", "toy_curve.csv", "toyx.csv", "toy_x.csv", "toy_x_curve.csv", "toy.png"]
-    for sub in run.SUBFOLDERS:
+    for sub in publish.SUBFOLDERS:
         (staging / sub).mkdir(parents=True)
         for name in [*names, "toy.json", "toy_extra.json"]:
             (staging / sub / name).write_text("x")
@@ -142,8 +142,9 @@ def test_publish_takes_exactly_this_notebooks_files(project: Path) -> None:
     executed.write_text(json.dumps({}))
     written = run._publish(staging, executed, "toy", project / "reports")
     got = sorted(p.relative_to(project / "reports").as_posix() for p in written)
-    expected = [f"{sub}/{n}" for sub in run.SUBFOLDERS for n in ("toy.csv", "toy.json")]
-    expected += [f"{sub}/toy_curve.csv" for sub in run.SUBFOLDERS] + ["notebooks/toy.ipynb"]
+    expected = [f"{sub}/{n}" for sub in publish.SUBFOLDERS for n in ("toy.csv", "toy.json")]
+    expected += [f"{sub}/toy_curve.csv" for sub in publish.SUBFOLDERS] + ["notebooks/toy.ipynb"]
+    expected += ["figures/toy"]  # an empty folder: the run wrote no figure
     assert got == sorted(expected)
 
 

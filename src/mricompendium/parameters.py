@@ -1,36 +1,51 @@
-"""A notebook's ``parameters`` cell, and the checks run parameters pass before a kernel starts.
+"""A notebook's ``parameters`` cell, the values a run injects, and their checks before a kernel.
 
 :func:`notebook_parameters` reads the cell tagged ``parameters`` without executing it (an AST
-parse: one ``name = literal`` per statement, its ``#`` comment kept). :func:`check` compares the
-parameters a run would inject (``params.yaml`` and ``--set``) with that cell and returns every
-:class:`Problem`:
+parse: one ``name = literal`` per statement, its ``#`` comment kept). :func:`load_sections` and
+:func:`load_params` read ``params.yaml`` strictly (a duplicate key or a YAML error names the file
+and line); :func:`parse_sets` types ``--set key=value`` like each key's default. :func:`check`
+compares the parameters a run would inject with the cell and returns every :class:`Problem`:
 
 - a key the cell does not define (with the closest name as a suggestion);
 - a value whose type does not match the default's (``int`` vs ``float`` vs ``list`` ...);
 - a non-empty ``*_path`` value that does not exist;
-- a number outside its range, or a string outside its choices, where :data:`RULES` or the
-  parameter's comment says so. Comment conventions: ``# ... in [lo, hi]`` (a closed range) and
-  ``# ... one of a, b, c`` (choices).
+- a value outside its rule (:func:`rule_for`: :data:`mricompendium.rules.RULES`, overridden by
+  the parameter's comment, ``# ... in [lo, hi]`` or ``# ... one of a, b, c``), or two values that
+  do not fit together (:data:`mricompendium.rules.RELATIONS`).
 """
 
 from __future__ import annotations
 
 import ast
+import dataclasses
 import difflib
 import fnmatch
 import io
 import json
-import math
 import re
 import tokenize
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mricompendium import paths
+from mricompendium import paths, yamlfile
+from mricompendium.rules import RELATIONS, RULES, SAMPLING_PATTERNS, Rule
 
-__all__ = ["RULES", "Parameter", "Problem", "Rule", "check", "coerce", "notebook_parameters"]
+__all__ = [
+    "RULES",
+    "SAMPLING_PATTERNS",
+    "Parameter",
+    "Problem",
+    "Rule",
+    "check",
+    "coerce",
+    "load_params",
+    "load_sections",
+    "notebook_parameters",
+    "parse_sets",
+    "rule_for",
+]
 
 
 @dataclass(frozen=True)
@@ -55,71 +70,6 @@ class Problem:
         return f"{nb_id}: {self.source}: {self.message}"
 
 
-@dataclass(frozen=True)
-class Rule:
-    """A declared range (inclusive unless open) or a set of choices; ``each`` checks list items."""
-
-    lo: float | None = None
-    hi: float | None = None
-    lo_open: bool = False
-    choices: tuple[str, ...] | None = None
-    pattern: str | None = None
-
-    def violation(self, value: Any) -> str | None:
-        """Why ``value`` breaks the rule, or ``None`` (lists are checked item by item)."""
-        if isinstance(value, list | tuple):
-            return next((v for v in map(self.violation, value) if v), None)
-        if isinstance(value, str):
-            if self.choices and value not in self.choices:
-                return f"{value!r} is not one of {', '.join(self.choices)}"
-            if self.pattern and not re.fullmatch(self.pattern, value):
-                return f"{value!r} does not match {self.pattern}"
-            return None
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            return None
-        if not math.isfinite(value):
-            return f"{value} is not a finite number"
-        if self.lo is not None and (value <= self.lo if self.lo_open else value < self.lo):
-            return f"{value} must be {'>' if self.lo_open else '>='} {self.lo:g}"
-        if self.hi is not None and value > self.hi:
-            return f"{value} must be <= {self.hi:g}"
-        return None
-
-
-# The sampling patterns of mricompendium.physics.masks.PATTERNS (a test keeps them equal; this
-# module does not import torch, so a bad key fails in a fraction of a second).
-SAMPLING_PATTERNS = ("equispaced_1d", "random_1d", "poisson_2d", "gaussian_2d", "radial")
-_SAMPLING = rf"({'|'.join(SAMPLING_PATTERNS)})@[0-9.]+x?(\s*,\s*(cf|calib)=[0-9.]+)*"
-
-# Declared ranges, by parameter name (fnmatch patterns; the first match wins).
-RULES: dict[str, Rule] = {
-    "device": Rule(pattern=r"auto|cpu|mps|cuda(:\d+)?"),
-    "pattern": Rule(choices=SAMPLING_PATTERNS),
-    "*_samplings": Rule(pattern=_SAMPLING),
-    "*_setting": Rule(pattern=_SAMPLING),
-    "data_format": Rule(choices=("fastmri", "calgary_campinas")),
-    "scale": Rule(choices=("small", "paper")),
-    "image_size": Rule(lo=8, hi=4096),
-    "batch_size": Rule(lo=1),
-    "eval_batch_size": Rule(lo=1),
-    "lr": Rule(lo=0, lo_open=True, hi=10),
-    "snr": Rule(lo=0, lo_open=True),
-    "dropout": Rule(lo=0, hi=0.99),
-    "*_fraction": Rule(lo=0, hi=1),
-    "*_tolerance": Rule(lo=0),
-    "*accelerations": Rule(lo=1),
-    "*_acceleration": Rule(lo=1),
-    "*_coils": Rule(lo=1, hi=1024),
-    "seed": Rule(lo=0),
-    "seeds": Rule(lo=0),
-    "torch_threads": Rule(lo=0),
-    "train_steps": Rule(lo=0),
-    "n_*": Rule(lo=0),
-    "num_*": Rule(lo=1),
-    "*_iters": Rule(lo=1),
-    "max_slices": Rule(lo=1),
-    "*_max_slices": Rule(lo=1),
-}
 _COMMENT_RANGE = re.compile(r"\bin \[\s*([-+\d.eE]+)\s*,\s*([-+\d.eE]+)\s*\]")
 _COMMENT_CHOICES = re.compile(r"\bone of:? ([\w.@-]+(?:\s*,\s*[\w.@-]+)+)")
 
@@ -162,14 +112,64 @@ def _comments(source: str) -> dict[int, str]:
 
 
 def coerce(cell: Mapping[str, Parameter], key: str, raw: str) -> Any:
-    """A ``--set key=raw`` value: kept as text for string parameters, YAML-parsed otherwise."""
-    import yaml
+    """A ``--set key=raw`` value: kept as text for string parameters, YAML-parsed otherwise.
 
+    Raises:
+        ValueError: ``raw`` is not valid YAML (or repeats a key): one line naming ``key``.
+    """
     param = cell.get(key)
-    if param is not None and isinstance(param.default, str):
-        parsed = yaml.safe_load(raw) if raw[:1] in "\"'" else raw
-        return parsed if isinstance(parsed, str) else raw
-    return yaml.safe_load(raw)
+    try:
+        if param is not None and isinstance(param.default, str):
+            parsed = yamlfile.loads(raw, f"--set {key}") if raw[:1] in "\"'" else raw
+            return parsed if isinstance(parsed, str) else raw
+        return yamlfile.loads(raw, f"--set {key}")
+    except yamlfile.YamlFileError as e:
+        raise ValueError(f"--set {key}: not a YAML value ({e.problem})") from None
+
+
+def parse_sets(items: Sequence[str], cell: Mapping[str, Parameter]) -> dict[str, Any]:
+    """``["key=value", ...]`` from the command line, typed like each key's default.
+
+    Raises:
+        ValueError: an item without ``=`` or with a value that is not YAML.
+    """
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"--set expects key=value, got {item!r}")
+        out[key.strip()] = coerce(cell, key.strip(), value)
+    return out
+
+
+def load_sections(nb_id: str, params_file: Path | None = None) -> tuple[dict, dict]:
+    """``(global, <nb_id>)`` sections of ``params.yaml``, read strictly.
+
+    Raises:
+        FileNotFoundError: no params file.
+        KeyError: no section ``nb_id``.
+        ValueError: a YAML error or a duplicate key (``<file> line <n>: <problem>``), or a
+            section that is not a mapping.
+    """
+    params_file = params_file or paths.PARAMS
+    if not params_file.exists():
+        raise FileNotFoundError(f"{params_file}: params file not found")
+    shown = yamlfile.display_path(params_file)
+    params = yamlfile.load(params_file, shown) or {}
+    if not isinstance(params, dict):
+        raise ValueError(f"{shown}: expected a mapping of sections, got {type(params).__name__}")
+    if nb_id not in params:
+        raise KeyError(f"{params_file}: no section {nb_id!r} (sections: {sorted(params)})")
+    for name in ("global", nb_id):
+        if not isinstance(params.get(name) or {}, dict):
+            raise ValueError(f"{shown}: section {name!r} is not a mapping of parameters")
+    return dict(params.get("global") or {}), dict(params[nb_id] or {})
+
+
+def load_params(nb_id: str, params_file: Path | None = None) -> dict[str, Any]:
+    """``global`` merged with the notebook's own section of ``params.yaml`` (its keys win)."""
+    glob, own = load_sections(nb_id, params_file)
+    return {**glob, **own}
 
 
 def check(
@@ -181,7 +181,7 @@ def check(
     """Every problem of ``params`` against the notebook's ``cell`` (empty when all is well).
 
     Args:
-        nb_id: the notebook id (named in suggestions).
+        nb_id: the notebook id (named in suggestions; selects notebook-specific rules).
         cell: :func:`notebook_parameters` of the notebook.
         params: the values a run would inject.
         origins: where each key came from (``"--set"``, ``"params.yaml"``), for the messages.
@@ -192,12 +192,23 @@ def check(
         if key not in cell:
             problems.append(Problem(key, _unknown(nb_id, key, cell, origins.get(key))))
             continue
-        message = _type_problem(cell[key].default, value) or _range_problem(cell[key], value)
-        if message is None and key.endswith("_path") and value:
-            message = _path_problem(value)
+        rule = rule_for(nb_id, cell[key])
+        message = _type_problem(cell[key].default, value)
+        if message is None and rule is not None:
+            message = rule.violation(value)
+            if message is None and rule.path and value:
+                message = _path_problem(value)
         if message:
             where = f" (from {origins[key]})" if key in origins else ""
             problems.append(Problem(key, message + where))
+    if not problems:
+        effective = {**{k: p.default for k, p in cell.items()}, **params}
+        for relation in RELATIONS.get(nb_id, ()):
+            text = relation(effective)
+            if text:
+                key, _, message = text.partition(": ")
+                where = f" (from {origins[key]})" if key in origins else ""
+                problems.append(Problem(key, message + where))
     return problems
 
 
@@ -240,19 +251,23 @@ def _type_problem(default: Any, value: Any) -> str | None:
     return f"{value!r} is {_a(value)}, expected {_a(default)} like {default!r}"
 
 
-def _rule_for(param: Parameter) -> Rule | None:
+def rule_for(nb_id: str, param: Parameter) -> Rule | None:
+    """The rule of ``param`` in notebook ``nb_id``: :data:`RULES`, then the comment's range
+    (``in [lo, hi]``) or choices (``one of a, b``) in place of the table's."""
+    base = next(
+        (r for pat, r in RULES.items()
+         if fnmatch.fnmatchcase(f"{nb_id}.{param.name}" if "." in pat else param.name, pat)),
+        None,
+    )  # fmt: skip
     match = _COMMENT_RANGE.search(param.comment)
     if match:
-        return Rule(lo=float(match.group(1)), hi=float(match.group(2)))
+        lo, hi = float(match.group(1)), float(match.group(2))
+        return dataclasses.replace(base or Rule(), lo=lo, hi=hi, lo_open=False)
     match = _COMMENT_CHOICES.search(param.comment)
     if match:
-        return Rule(choices=tuple(c.strip() for c in match.group(1).split(",")))
-    return next((r for pat, r in RULES.items() if fnmatch.fnmatchcase(param.name, pat)), None)
-
-
-def _range_problem(param: Parameter, value: Any) -> str | None:
-    rule = _rule_for(param)
-    return rule.violation(value) if rule else None
+        choices = tuple(c.strip() for c in match.group(1).split(","))
+        return dataclasses.replace(base or Rule(), choices=choices, pattern=None)
+    return base
 
 
 def _path_problem(value: Any) -> str | None:

@@ -80,8 +80,8 @@ def dvc_args(name: str) -> list[str]:
 
 def check(name: str) -> list[str]:
     """One line per problem: keys a notebook does not define, wrong types, out-of-range values
-    (:func:`mricompendium.run.check_run` on each section over ``params.yaml``); data are not
-    read."""
+    (:func:`mricompendium.run.check_run` on each section over ``params.yaml``), as if a data set
+    were given to every notebook that takes one; data are not read."""
     from mricompendium import run
 
     problems = []
@@ -96,6 +96,10 @@ def check(name: str) -> list[str]:
 
         cell = parameters.notebook_parameters(paths.notebook_path(nb_id))
         overrides = {**{k: v for k, v in glob.items() if k in cell}, **section}
+        if "data_path" in cell and not overrides.get("data_path"):
+            # The papers' sizes are for their data sets: check as if one were given (it is, at
+            # run time, with -S <id>.data_path=...); its content is not read here.
+            overrides["data_path"] = str(paths.ROOT / "data")
         try:
             run.check_run(nb_id, overrides, data=False)
         except run.RunError as e:

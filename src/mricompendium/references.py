@@ -16,7 +16,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
+from mricompendium import yamlfile
 
 __all__ = ["Figure", "figures", "load", "paper_section", "table"]
 
@@ -81,14 +81,8 @@ PATH = Path(str(resources.files("mricompendium").joinpath("references.yaml")))
 
 @functools.cache
 def _raw() -> dict[str, Any]:
-    """The parsed file; a YAML error names the file and line, in one line."""
-    try:
-        raw = yaml.safe_load(PATH.read_text())
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f" line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ValueError(f"references.yaml{line}: {problem}") from None
+    """The parsed file; a YAML error or a duplicate key names the file and line, in one line."""
+    raw = yamlfile.loads(PATH.read_text(encoding="utf-8"), "references.yaml")
     if raw is None:
         return {}
     if not isinstance(raw, dict):

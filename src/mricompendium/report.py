@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from mricompendium import catalogue, paths
+from mricompendium import catalogue, paths, process, publish
 from mricompendium.io import atomic_write_text
 
 VERDICT_MARK = {
@@ -45,15 +45,25 @@ def load_catalogue() -> list[dict[str, Any]]:
     return catalogue.entries()
 
 
+class ReportError(ValueError):
+    """A report input that cannot be read: ``<file>: <problem>``."""
+
+
+def _read_json(f: Path) -> Any:
+    try:
+        return json.loads(f.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ReportError(f"{process.show(f)}: not valid JSON ({exc})") from exc
+
+
 def load_metrics(reports: Path) -> dict[str, dict[str, Any]]:
     """Every ``reports/metrics/<id>.json``, keyed by id; a broken file is an error naming it."""
     out = {}
     for f in sorted((reports / "metrics").glob("*.json")):
-        try:
-            data = json.loads(f.read_text())
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{f}: not valid JSON ({exc})") from exc
-        out[data.get("id", f.stem)] = data
+        data = _read_json(f)
+        if not isinstance(data, dict) or not isinstance(data.get("verdict"), str):
+            raise ReportError(f"{process.show(f)}: not a metrics record (no verdict)")
+        out[data.get("id", f.stem)] = {**data, "_file": process.show(f)}
     return out
 
 
@@ -159,7 +169,7 @@ def _comparison_table(m: dict[str, Any]) -> list[str]:
 def _claim_lines(m: dict[str, Any]) -> list[str]:
     """The paper's claim, the tested claim when it differs, proxy label and deviations."""
     decl = m.get("declaration") or {}
-    tested = _cell(m.get("claim", ""))
+    tested = _cell(m["claim"])
     paper_claim = decl.get("paper_claim")
     out = []
     if paper_claim and paper_claim != m.get("claim"):
@@ -303,8 +313,12 @@ def _details(nb_id: str, m: dict[str, Any], paper: dict[str, Any], reports: Path
     if (reports / "verdicts" / f"{nb_id}.png").exists():
         out += [f"![{nb_id}: primary effect vs training budget](verdicts/{nb_id}.png)", ""]
     for fig in (m.get("extra") or {}).get("key_figures", []):
-        out += [f"![{nb_id}: {Path(fig).stem}]({fig})", ""]
-    out += [f"Executed notebook: [notebooks/{nb_id}.ipynb](notebooks/{nb_id}.ipynb)", ""]
+        if isinstance(fig, str) and (reports / fig).is_file():  # links only what exists
+            out += [f"![{nb_id}: {Path(fig).stem}]({fig})", ""]
+    if (reports / "notebooks" / f"{nb_id}.ipynb").is_file():
+        out += [f"Executed notebook: [notebooks/{nb_id}.ipynb](notebooks/{nb_id}.ipynb)", ""]
+    else:
+        out += ["Executed notebook: none yet (`dvc repro` writes it)", ""]
     return out
 
 
@@ -312,7 +326,9 @@ def _benchmarks(reports: Path) -> list[str]:
     f = reports / "benchmarks.json"
     if not f.exists():
         return ["No benchmark run recorded yet (`make bench`)."]
-    data = json.loads(f.read_text())
+    data = _read_json(f)
+    if not isinstance(data, dict) or not isinstance(data.get("rows", []), list):
+        raise ReportError(f"{process.show(f)}: expected an object with a list of rows")
     lines = [
         f"Measured by `{data.get('command', 'benchmarks/run.py')}` on "
         f"{data.get('machine', 'unknown machine')}.",
@@ -320,7 +336,9 @@ def _benchmarks(reports: Path) -> list[str]:
         "| benchmark | value | unit | note |",
         "|---|---|---|---|",
     ]
-    for r in data.get("rows", []):
+    for i, r in enumerate(data.get("rows", [])):
+        if not isinstance(r, dict) or "name" not in r:
+            raise ReportError(f"{process.show(f)}: rows[{i}] is not a row with a name")
         v = r.get("value")
         v = f"{v:.4g}" if isinstance(v, float) else v
         lines.append(
@@ -363,11 +381,13 @@ def render(reports: Path | None = None) -> str:
              "| S | notebook | family | claim under test | paper's figure | ours (primary effect) "
              "| floor | verdict | runtime |", "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     order = sorted(catalogue, key=lambda p: (p["id"] not in metrics, p.get("wave", 9), p["s"]))
-    lines += [_row(p, metrics.get(p["id"])) for p in order]
+    for p in order:
+        lines += _guarded(metrics.get(p["id"]), _row, p, metrics.get(p["id"]))
     lines += ["", "## Results", ""]
     for p in order:
         if p["id"] in metrics:
-            lines += _details(p["id"], metrics[p["id"]], by_id[p["id"]], reports)
+            m = metrics[p["id"]]
+            lines += _guarded(m, _details, p["id"], m, by_id[p["id"]], reports)
     lines += ["## Calibration of the verdict engine", ""] + calibration_section(reports) + [""]
     lines += ["## Benchmarks", ""] + _benchmarks(reports) + [""]
     return "\n".join(lines)
@@ -426,8 +446,36 @@ def calibration_markdown(data: dict[str, Any]) -> list[str]:
     return lines
 
 
-def main() -> int:
-    atomic_write_text(paths.REPORTS / "README.md", render())
+def _guarded(m: dict[str, Any] | None, fn: Any, *args: Any) -> list[str]:
+    """``fn(*args)`` as a list of lines; a malformed record is a :class:`ReportError` naming it."""
+    try:
+        out = fn(*args)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        if isinstance(exc, ReportError):
+            raise
+        where = (m or {}).get("_file", "metrics")
+        problem = f"missing {exc}" if isinstance(exc, KeyError) else str(exc)
+        raise ReportError(f"{where}: cannot be shown ({type(exc).__name__}: {problem})") from exc
+    return [out] if isinstance(out, str) else out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Write ``reports/README.md``; on a bad input print one line and a log, keep the old page."""
+    try:
+        with process.signals():
+            for tx in sorted((paths.REPORTS / publish.TX).glob("*")):  # a switch a kill cut
+                publish.recover_if_free(tx.name, paths.REPORTS)
+            text = render()
+            atomic_write_text(paths.REPORTS / "README.md", text)
+    except KeyboardInterrupt as exc:
+        print("report: interrupted: reports/README.md unchanged", file=sys.stderr)
+        return exc.exit_code if isinstance(exc, process.Interrupted) else 130
+    except Exception as exc:  # noqa: BLE001 - one line on the terminal, the traceback in a log
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        line = text if isinstance(exc, ReportError) else f"report: {type(exc).__name__}: {text}"
+        log = process.write_log("report", line, exc)
+        print(f"{line}\nlog: {process.show(log)}", file=sys.stderr)
+        return 1
     return 0
 
 

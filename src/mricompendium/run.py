@@ -2,19 +2,23 @@
 
 Usage::
 
-    python -m mricompendium.run <id> [--set key=value ...] [--dry] [--kernel NAME]
+    python -m mricompendium.run <id> [--set key=value ...] [--dry] [--wait] [--kernel NAME]
 
 Before any kernel starts, every parameter (``global`` and the notebook's section of
 ``params.yaml``, then ``--set``) is checked against the notebook's ``parameters`` cell: unknown
-keys (with a suggestion), types, ranges, paths, and the real data the paths point at (format,
-volumes, coils, image size; :mod:`mricompendium.data.checks`). ``--dry`` stops there.
+keys (with a suggestion), types, ranges, a coarse memory estimate, paths, and the real data the
+paths point at (format, volumes, coils, image size; :mod:`mricompendium.data.checks`). ``--dry``
+stops there.
 
-The notebook then runs from the repository root and writes into a private staging folder; only
-when it finishes are its files moved into ``reports/`` (figures, tables, results, records,
-metrics, and the executed notebook in ``reports/notebooks/``). A failed run leaves ``reports/``
-exactly as it was and prints one line, ``<id>: <file or parameter>: <problem>``, then
-``log: <path>``: the log under ``.scratch/logs/`` holds the full traceback, and the partly
-executed notebook is kept beside it.
+A run then holds the notebook's lock (:mod:`mricompendium.publish`: a second run of the same id
+is refused with one line naming the holder, or waits with ``--wait``), executes from the
+repository root into a staging folder of its own, and publishes its report set (figures,
+tables, results, records, and the executed notebook in ``reports/notebooks/``) all at once,
+only if it finished. Under ``dvc repro`` the run dies with DVC, and the kernel always dies with
+the run (:mod:`mricompendium.process`). A failed or interrupted run leaves ``reports/`` exactly
+as it was and prints one line, ``<id>: <file or parameter>: <problem>``, then ``log: <path>``:
+the log under ``.scratch/logs/`` holds the full traceback, and the partly executed notebook is
+kept beside it (the newest 50 logs are kept). Ctrl-C exits with 130.
 """
 
 from __future__ import annotations
@@ -26,8 +30,8 @@ import os
 import re
 import shutil
 import sys
+import tempfile
 import time
-import traceback
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,20 +39,20 @@ from typing import Any
 
 import yaml
 
-from mricompendium import parameters, paths
+from mricompendium import memory, parameters, paths, process, publish
 
 log = logging.getLogger("mricompendium.run")
 KERNEL = "mricompendium"
-SUBFOLDERS = ("tables", "results", "records", "metrics")
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
 class RunError(Exception):
     """A run that did not happen or failed; ``lines`` are its one-line reports, ``log`` its log."""
 
-    def __init__(self, lines: Sequence[str], log_path: Path | None = None) -> None:
+    def __init__(self, lines: Sequence[str], log_path: Path | None = None, code: int = 1) -> None:
         self.lines = list(lines)
         self.log_path = log_path
+        self.code = code
         super().__init__("\n".join(self.lines))
 
 
@@ -62,45 +66,7 @@ class Checked:
     data: list[str]
 
 
-def _show(path: Path) -> str:
-    try:
-        return str(Path(path).resolve().relative_to(paths.ROOT.resolve()))
-    except ValueError:
-        return str(path)
-
-
-def load_sections(nb_id: str, params_file: Path | None = None) -> tuple[dict, dict]:
-    """``(global, <nb_id>)`` sections of ``params.yaml``.
-
-    Raises:
-        FileNotFoundError: no params file.
-        KeyError: no section ``nb_id``.
-    """
-    params_file = params_file or paths.PARAMS
-    if not params_file.exists():
-        raise FileNotFoundError(f"{params_file}: params file not found")
-    with params_file.open() as f:
-        params = yaml.safe_load(f) or {}
-    if nb_id not in params:
-        raise KeyError(f"{params_file}: no section {nb_id!r} (sections: {sorted(params)})")
-    return dict(params.get("global") or {}), dict(params[nb_id] or {})
-
-
-def load_params(nb_id: str, params_file: Path | None = None) -> dict[str, Any]:
-    """``global`` merged with the notebook's own section of ``params.yaml`` (its keys win)."""
-    glob, own = load_sections(nb_id, params_file)
-    return {**glob, **own}
-
-
-def parse_sets(items: Sequence[str], cell: Mapping[str, parameters.Parameter]) -> dict[str, Any]:
-    """``["key=value", ...]`` from the command line, typed like each key's default."""
-    out: dict[str, Any] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise ValueError(f"--set expects key=value, got {item!r}")
-        out[key.strip()] = parameters.coerce(cell, key.strip(), value)
-    return out
+_show = process.show
 
 
 def check_run(
@@ -124,8 +90,8 @@ def check_run(
     try:
         notebook = paths.notebook_path(nb_id)
         cell = parameters.notebook_parameters(notebook)
-        glob, own = load_sections(nb_id)
-        given = {**dict(overrides or {}), **parse_sets(sets, cell)}
+        glob, own = parameters.load_sections(nb_id)
+        given = {**dict(overrides or {}), **parameters.parse_sets(sets, cell)}
     except (FileNotFoundError, FileExistsError, KeyError, ValueError, SyntaxError) as e:
         text = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
         raise RunError([f"{nb_id}: {text}"]) from e
@@ -144,6 +110,9 @@ def check_run(
     if problems:
         raise RunError([p.line(nb_id) for p in problems])
     effective = {**{k: p.default for k, p in cell.items()}, **params}  # what the kernel will see
+    too_big = memory.check(nb_id, effective)
+    if too_big:
+        raise RunError([f"{nb_id}: memory: {too_big}"])
     return Checked(nb_id, notebook, params, _check_data(nb_id, effective) if data else [])
 
 
@@ -165,49 +134,37 @@ def _kernel_name() -> str:
     return KERNEL if KERNEL in KernelSpecManager().find_kernel_specs() else "python3"
 
 
-def _owned(name: str, nb_id: str, other_ids: set[str]) -> bool:
-    """Whether a report file belongs to ``nb_id``: ``<id>.csv|json`` or ``<id>_*.csv``."""
-    stem, _, suffix = name.rpartition(".")
-    if suffix not in ("csv", "json") or not (stem == nb_id or stem.startswith(nb_id + "_")):
-        return False
-    if suffix == "json" and stem != nb_id:
-        return False
-    longer = (o for o in other_ids if len(o) > len(nb_id) and o.startswith(nb_id + "_"))
-    return not any(stem == o or stem.startswith(o + "_") for o in longer)
-
-
 def _notebook_ids() -> set[str]:
     return {p.stem for p in paths.NOTEBOOKS.glob("*/*.ipynb")}
 
 
-def _publish(staging: Path, executed: Path, nb_id: str, reports: Path) -> list[Path]:
-    """Move a finished run's files from ``staging`` into ``reports``; returns what was written."""
-    written = []
-    src_fig = staging / "figures" / nb_id
-    if src_fig.exists():
-        dst_fig = reports / "figures" / nb_id
-        old = dst_fig.with_name(f".{nb_id}.old")
-        dst_fig.parent.mkdir(parents=True, exist_ok=True)
-        shutil.rmtree(old, ignore_errors=True)
-        if dst_fig.exists():
-            dst_fig.rename(old)
-        shutil.move(str(src_fig), str(dst_fig))
-        shutil.rmtree(old, ignore_errors=True)
-        written.append(dst_fig)
+def _report_items(staging: Path, executed: Path, nb_id: str) -> list[tuple[Path, str]]:
+    """The new report set in ``staging``: ``(file or folder, path relative to reports/)``."""
+    figures = staging / "figures" / nb_id
+    figures.mkdir(parents=True, exist_ok=True)  # a run without figures publishes none
+    items = [(figures, f"figures/{nb_id}")]
     others = _notebook_ids() - {nb_id}
-    for sub in SUBFOLDERS:
+    for sub in publish.SUBFOLDERS:
         for f in sorted((staging / sub).glob("*")):
-            if not _owned(f.name, nb_id, others):
+            if publish.owned(f.name, nb_id, others):
+                items.append((f, f"{sub}/{f.name}"))
+            else:
                 log.warning("%s: not published (not this notebook's file): %s", nb_id, f.name)
-                continue
-            dst = reports / sub / f.name
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(f, dst)
-            written.append(dst)
-    dst_nb = reports / "notebooks" / f"{nb_id}.ipynb"
-    dst_nb.parent.mkdir(parents=True, exist_ok=True)
-    os.replace(executed, dst_nb)
-    written.append(dst_nb)
+    return [*items, (executed, f"notebooks/{nb_id}.ipynb")]
+
+
+def _publish(staging: Path, executed: Path, nb_id: str, reports: Path) -> list[Path]:
+    """Switch ``reports`` to the run's report set at once (the old set's extra files go)."""
+    items = _report_items(staging, executed, nb_id)
+    new = {rel for _, rel in items}
+    old = publish.report_set(reports, nb_id, _notebook_ids() - {nb_id}, publish.STALE)
+    stale = [r for r in old if r not in new]
+    with process.deferred() as pending:
+        written = publish.publish(nb_id, items, reports, stale=stale, abort=lambda: bool(pending))
+    if pending:  # a signal came while publishing: the set is whole, old or new
+        stop = process.Interrupted(pending[0])
+        stop.published = bool(written)
+        raise stop
     return written
 
 
@@ -215,6 +172,11 @@ def _failure_line(nb_id: str, notebook: Path, exc: BaseException) -> str:
     """``<id>: <file or parameter>: <problem>`` for an exception raised while executing."""
     from papermill.exceptions import PapermillExecutionError
 
+    if isinstance(exc, KeyboardInterrupt):
+        name = exc.name if isinstance(exc, process.Interrupted) else "SIGINT"
+        if getattr(exc, "published", False):
+            return f"{nb_id}: interrupted ({name}) while publishing: the new reports are in place"
+        return f"{nb_id}: interrupted ({name}): nothing published, reports/ unchanged"
     if isinstance(exc, PapermillExecutionError):
         lines = [s for s in _ANSI.sub("", str(exc.evalue)).strip().splitlines() if s.strip()]
         evalue = lines[0] if lines else ""
@@ -229,23 +191,29 @@ def _write_log(
     nb_id: str, exc: BaseException, executed: Path | None, params: Mapping[str, Any], line: str
 ) -> Path:
     """Write the full traceback (and keep the partly executed notebook) under .scratch/logs/."""
-    logs = paths.SCRATCH / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    log_path = logs / f"{nb_id}-{stamp}.log"
+    path = process.log_path(nb_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
     kept = None
     if executed is not None and executed.exists():
-        kept = log_path.with_suffix(".ipynb")
+        kept = path.with_suffix(".ipynb")
         shutil.copyfile(executed, kept)
-    parts = [line, f"notebook as executed: {_show(kept) if kept else 'none (kernel not started)'}"]
+    parts = [f"notebook as executed: {_show(kept) if kept else 'none (kernel not started)'}"]
     parts.append("parameters:\n" + yaml.safe_dump(dict(params), sort_keys=False).rstrip())
     cell_tb = getattr(exc, "traceback", None)
     if cell_tb:
         parts.append("notebook traceback:\n" + _ANSI.sub("", "\n".join(cell_tb)))
-    tb = traceback.format_exception(type(exc), exc, exc.__traceback__)
-    parts.append("python traceback:\n" + _ANSI.sub("", "".join(tb)))
-    log_path.write_text("\n\n".join(parts) + "\n")
-    return log_path
+    return process.write_log(nb_id, line, exc, parts, path=path)
+
+
+def _new_staging(nb_id: str) -> Path:
+    """A staging folder of this run's own; those of earlier runs of ``nb_id`` are removed
+    (the caller holds the lock: they belong to runs that died)."""
+    root = paths.SCRATCH / "staging"
+    root.mkdir(parents=True, exist_ok=True)
+    for stale in root.glob(f"{nb_id}.*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    shutil.rmtree(root / nb_id, ignore_errors=True)  # the shared folder of older versions
+    return Path(tempfile.mkdtemp(prefix=f"{nb_id}.", dir=root))
 
 
 def run_notebook(
@@ -255,19 +223,37 @@ def run_notebook(
     sets: Sequence[str] = (),
     reports: Path | None = None,
     kernel: str | None = None,
+    wait: bool = False,
 ) -> list[Path]:
     """Check, execute notebook ``nb_id`` with its params and publish its reports atomically.
 
+    Args:
+        wait: when another run of ``nb_id`` holds its lock, wait for it instead of refusing.
+
     Raises:
-        RunError: a check failed (nothing ran) or the notebook failed (``log_path`` says where
-            its traceback and the partly executed notebook are); ``reports`` is untouched.
+        RunError: a check failed (nothing ran), another run holds the lock, or the notebook
+            failed or was interrupted (``log_path`` says where its traceback and the partly
+            executed notebook are); ``reports`` is untouched.
     """
     checked = check_run(nb_id, overrides, sets)
     _warn_untracked(nb_id, checked.params)
     reports = reports or paths.REPORTS
-    staging = paths.SCRATCH / "staging" / nb_id
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
+
+    def waiting(holder: str) -> None:
+        print(f"{nb_id}: waiting for another run ({holder})", file=sys.stderr)
+
+    try:
+        with publish.hold(nb_id, wait=wait, on_wait=waiting):
+            if publish.recover(nb_id, reports) == "completed":
+                log.warning("%s: finished an interrupted publication in %s", nb_id, reports)
+            return _run_locked(checked, reports, kernel)
+    except publish.Busy as e:
+        raise RunError([f"{nb_id}: {e}"]) from None
+
+
+def _run_locked(checked: Checked, reports: Path, kernel: str | None) -> list[Path]:
+    nb_id = checked.nb_id
+    staging = _new_staging(nb_id)
     params = {**checked.params, "output_dir": str(staging)}
     executed = staging / f"{nb_id}.ipynb"
     start = time.perf_counter()
@@ -278,19 +264,24 @@ def run_notebook(
         if not any((staging / sub / f"{nb_id}.json").exists() for sub in ("records", "metrics")):
             raise RuntimeError(f"finished without writing records/{nb_id}.json")
         written = _publish(staging, executed, nb_id, reports)
-    except Exception as exc:
+    except (Exception, KeyboardInterrupt) as exc:
         line = _failure_line(nb_id, checked.notebook, exc)
         log_path = _write_log(nb_id, exc, executed, params, line)
         if kernel_err.exists() and kernel_err.stat().st_size:
+            text = _ANSI.sub("", kernel_err.read_text(errors="replace"))
             with log_path.open("a") as f:
-                f.write(
-                    "\nkernel stderr:\n" + _ANSI.sub("", kernel_err.read_text(errors="replace"))
-                )
-        raise RunError([line], log_path) from exc
+                f.write("\nkernel stderr:\n" + text)
+        raise RunError([line], log_path, code=_exit_code(exc)) from exc
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     log.info("%s: %.1f s, wrote %d paths", nb_id, time.perf_counter() - start, len(written))
     return written
+
+
+def _exit_code(exc: BaseException) -> int:
+    if isinstance(exc, process.Interrupted):
+        return exc.exit_code
+    return 130 if isinstance(exc, KeyboardInterrupt) else 1
 
 
 @contextlib.contextmanager
@@ -319,6 +310,8 @@ def _execute(notebook: Path, executed: Path, params: dict[str, Any], kernel: str
         kernel_name=kernel or _kernel_name(),
         progress_bar=False,
         log_output=False,
+        kernel_manager_class=process.kernel_manager_class(),  # the kernel dies with this run
+        shutdown_kernel="immediate",  # an interrupted run does not wait for a busy kernel
     )
 
 
@@ -340,15 +333,31 @@ def _warn_untracked(nb_id: str, params: Mapping[str, Any]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command line: returns 0 on success, 1 on a failed check or run (one line, then the log)."""
+    """Command line: 0 on success; 1 on a failed check or run, 128 + n on signal n (Ctrl-C:
+    130); always one line per problem, then the log, never a traceback on the terminal."""
+    parent = os.getppid()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("nb_id", help="notebook id (file name under notebooks/<family>/)")
     parser.add_argument("--set", "-S", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--dry", action="store_true", help="check everything, execute nothing")
+    parser.add_argument("--wait", action="store_true", help="wait for a run of the same id")
     parser.add_argument("--kernel", default=None)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     logging.getLogger("papermill").setLevel(logging.ERROR)  # our checks replace its warnings
+    try:
+        with process.signals():
+            if os.environ.get("DVC_STAGE") or os.environ.get("MRICOMPENDIUM_DIE_WITH_PARENT"):
+                process.die_with_parent(parent)  # a killed `dvc repro` stops this run
+            return _main(args)
+    except KeyboardInterrupt as e:  # before or after a run: nothing was published by it
+        code = _exit_code(e)
+        name = e.name if isinstance(e, process.Interrupted) else "SIGINT"
+        print(f"{args.nb_id}: interrupted ({name}): reports/ unchanged", file=sys.stderr)
+        return code
+
+
+def _main(args: argparse.Namespace) -> int:
     try:
         if args.dry:
             checked = check_run(args.nb_id, sets=args.set)
@@ -356,10 +365,10 @@ def main(argv: list[str] | None = None) -> int:
             for line in checked.data:
                 print(f"{args.nb_id}: {line}")
             return 0
-        run_notebook(args.nb_id, sets=args.set, kernel=args.kernel)
+        run_notebook(args.nb_id, sets=args.set, kernel=args.kernel, wait=args.wait)
     except RunError as e:
         _report(e.lines, e.log_path)
-        return 1
+        return e.code
     except Exception as e:  # unforeseen: still one line, the traceback in the log
         line = f"{args.nb_id}: {type(e).__name__}: {str(e).strip()}".splitlines()[0]
         _report([line], _write_log(args.nb_id, e, None, {}, line))

@@ -34,7 +34,7 @@ from typing import Any
 
 import yaml
 
-from mricompendium import paths
+from mricompendium import paths, yamlfile
 from mricompendium.io import atomic_write_text
 
 __all__ = ["VERDICT_ONLY", "build", "closure", "notebook_imports", "notebook_stage_deps"]
@@ -177,14 +177,14 @@ def _standard_outs(nb_id: str, record: bool) -> list[dict[str, Any]]:
 
 
 def _notebook_stage(nb_id: str, nb: Path, old: dict[str, Any] | None) -> dict[str, Any]:
-    from mricompendium import run, userdata
+    from mricompendium import parameters, userdata
 
     record = _writes_record(nb)
     old = old or {}
     # data stages' outputs named already (e.g. a family corpus), then the user's data, if any
     extra = [d for d in old.get("deps", []) if isinstance(d, str) and d.startswith("data/")
              and not d.startswith("data/user/") and d != "data/manifest.json"]  # fmt: skip
-    user = userdata.stage_data_deps(run.load_params(nb_id)) if nb_id in _sections() else []
+    user = userdata.stage_data_deps(parameters.load_params(nb_id)) if nb_id in _sections() else []
     extra = ["data/manifest.json", *extra, *user]
     outs = old.get("outs") or _standard_outs(nb_id, record)
     if record:  # the verdict stage owns metrics/<id>.json
@@ -297,8 +297,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="fail if dvc.yaml is not up to date")
     args = parser.parse_args(argv)
     dvc_yaml = paths.ROOT / "dvc.yaml"
-    existing = yaml.safe_load(dvc_yaml.read_text()) if dvc_yaml.exists() else {}
-    spec = build(existing)
+    try:
+        existing = yamlfile.load(dvc_yaml) if dvc_yaml.exists() else {}
+        spec = build(existing or {})
+    except (OSError, ValueError) as exc:  # params.yaml, dvc.yaml or a notebook: one line
+        print(f"stages: {exc}", file=sys.stderr)
+        return 1
     if args.check:
         stale = [k for k, v in spec["stages"].items() if existing.get("stages", {}).get(k) != v]
         stale += [k for k in existing.get("stages", {}) if k not in spec["stages"]]

@@ -28,6 +28,7 @@ Command line::
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import posixpath
 import re
@@ -36,7 +37,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from mricompendium import paths
+from mricompendium import paths, process
 
 __all__ = [
     "add",
@@ -71,7 +72,14 @@ def add(
             ``force``; a path that is not a link is never replaced.
     """
     link = link_path(name, root)
-    dest = Path(target).expanduser().resolve()
+    try:
+        dest = Path(target).expanduser().resolve()
+        dest.stat()
+    except RuntimeError:  # Python < 3.13: a loop of symbolic links
+        raise ValueError(f"{target}: a loop of symbolic links") from None
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise ValueError(f"{target}: a loop of symbolic links") from None
     if not dest.exists():
         raise FileNotFoundError(f"{dest}: data set not found")
     link.parent.mkdir(parents=True, exist_ok=True)
@@ -173,11 +181,11 @@ def untracked_data_deps(
 
 
 def _stage_params(nb_id: str, sets: Sequence[str]) -> dict[str, Any]:
-    from mricompendium import parameters, run
+    from mricompendium import parameters
 
-    params = run.load_params(nb_id)
+    params = parameters.load_params(nb_id)
     cell = parameters.notebook_parameters(paths.notebook_path(nb_id))
-    return {**params, **run.parse_sets(sets, cell)}
+    return {**params, **parameters.parse_sets(sets, cell)}
 
 
 def _check_all() -> list[str]:
@@ -211,9 +219,18 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("check", help="every stage's data paths are among its dvc.yaml deps")
     args = parser.parse_args(argv)
     try:
-        return _dispatch(args)
-    except (OSError, ValueError, KeyError) as e:
-        print(f"userdata {args.cmd}: {str(e).strip(chr(39))}", file=sys.stderr)
+        with process.signals():
+            return _dispatch(args)
+    except KeyboardInterrupt as e:
+        print(f"userdata {args.cmd}: interrupted", file=sys.stderr)
+        return e.exit_code if isinstance(e, process.Interrupted) else 130
+    except Exception as e:  # noqa: BLE001 - one line on the terminal, the traceback in a log
+        known = isinstance(e, OSError | ValueError | KeyError)
+        text = str(e).strip().strip(chr(39)) or type(e).__name__
+        line = text if known else f"{type(e).__name__}: {text}"
+        line = f"userdata {args.cmd}: {line}".splitlines()[0]
+        log = process.write_log(f"userdata-{args.cmd}", line, e)
+        print(f"{line}\nlog: {process.show(log)}", file=sys.stderr)
         return 1
 
 

@@ -24,7 +24,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from mricompendium import catalogue, paths, references
+from mricompendium import catalogue, paths, process, publish, references
 from mricompendium.claims import (
     metrics_from_record,
     plot_effect_vs_budget,
@@ -94,7 +94,7 @@ def _step(path: Path, fn: Any, *args: Any) -> Any:
         text = str(exc) or type(exc).__name__
         shown = _rel(path)
         text = text.replace(str(path), shown)
-        if not text.startswith(shown):
+        if not text.startswith((shown, Path(path).name)):  # name the file once
             text = f"{shown}: {text}"
         raise VerdictError(text) from exc
 
@@ -116,17 +116,34 @@ def main(argv: list[str] | None = None) -> int:
     matplotlib.use("Agg")  # a command-line stage: no display
     ids = args.ids or sorted(p.stem for p in (args.reports / "records").glob("*.json"))
     failed = 0
-    for nb_id in ids:
-        try:
-            catalogue.check_id(nb_id)
-            m = write_verdict(nb_id, args.reports)
-        except (VerdictError, ValueError) as exc:
-            msg = str(exc)
-            print(msg if msg.startswith(f"{nb_id}:") else f"{nb_id}: {msg}", file=sys.stderr)
-            failed += 1
-            continue
-        print(f"{nb_id}: {m['verdict']}" + "".join(f"\n  - {r}" for r in m["verdict_reasons"]))
+    try:
+        with process.signals():
+            for nb_id in ids:
+                failed += not _one(nb_id, args.reports)
+    except KeyboardInterrupt as exc:
+        print("verdicts: interrupted: the verdicts written so far are whole", file=sys.stderr)
+        return exc.exit_code if isinstance(exc, process.Interrupted) else 130
     return 1 if failed else 0
+
+
+def _one(nb_id: str, reports: Path) -> bool:
+    """Write one verdict; on failure print ``<id>: <file>: <problem>`` (and a log if unforeseen)."""
+    try:
+        catalogue.check_id(nb_id)
+        if publish.recover_if_free(nb_id, reports) == "busy":
+            raise VerdictError(f"a run of {nb_id} is publishing its reports: try again")
+        m = write_verdict(nb_id, reports)
+    except (VerdictError, ValueError) as exc:
+        msg = str(exc)
+        print(msg if msg.startswith(f"{nb_id}:") else f"{nb_id}: {msg}", file=sys.stderr)
+        return False
+    except Exception as exc:  # noqa: BLE001 - unforeseen: one line, the traceback in a log
+        line = f"{nb_id}: {type(exc).__name__}: {exc}".splitlines()[0]
+        log = process.write_log(f"verdict-{nb_id}", line, exc)
+        print(f"{line}\nlog: {process.show(log)}", file=sys.stderr)
+        return False
+    print(f"{nb_id}: {m['verdict']}" + "".join(f"\n  - {r}" for r in m["verdict_reasons"]))
+    return True
 
 
 if __name__ == "__main__":

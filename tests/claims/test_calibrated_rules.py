@@ -311,3 +311,13 @@ def test_quick_calibration_keeps_its_promises(tmp_path, capsys):
     assert s["coverage_min"] >= 0.90, data["designs"]
     assert {d["units"] for d in data["designs"]} == {6, 12}
     assert any(d["seed_sd"] > 0 for d in data["designs"])
+
+
+def test_an_untrained_comparator_below_the_floor_is_a_note_not_a_reason():
+    """CS no better than zero-filled at 20x is a fact about CS, not a training that failed."""
+    zf = rows("zero-filled", [0.0] * 12, seeds=(-1,), budget=0)
+    cs = rows("CS", [0.002] * 12, seeds=(-1,), budget=0)
+    a = rows("A", [0.06] * 12, seeds=(0, 1, 2))
+    out = _eval(a + cs + zf, claim([C("A", "CS", floor="zero-filled")]))
+    assert out.verdict == "reproduced", out.reasons
+    assert any(n.startswith("weak comparator: CS (not trained) beats the floor") for n in out.notes)

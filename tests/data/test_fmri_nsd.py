@@ -138,3 +138,71 @@ def test_describe_nsd_folder_checks_the_layout(tmp_path):
     with h5py.File(tmp_path / "nsd_stimuli.hdf5", "w") as f:
         f["imgBrick"] = np.zeros((3, 4, 4, 3), np.uint8)
     assert nsd.describe_nsd_folder(tmp_path).startswith("2 subjects (subj01: 1 sessions")
+
+
+def test_nsd_download_tree_is_read_as_distributed(tmp_path):
+    from realdata_files import write_nsd
+
+    from mricompendium.data.fmri import nsd_tree
+
+    root = write_nsd(tmp_path, orient={0: "LPS"})  # subj01 NIfTI stored LPS, subj02 HDF5
+    layout = nsd_tree.find_layout(root)
+    assert [s.name for s in layout.subjects] == ["subj01", "subj02"]
+    assert layout.subjects[0].betas[0].parent.name == "betas_fithrf_GLMdenoise_RR"
+    assert layout.subjects[1].betas[0].suffix == ".hdf5" and layout.subjects[0].mask is not None
+    assert "NSD download tree" in nsd_tree.check_layout(
+        root, target_sessions=1, pretrain_sessions=None, n_val=10, n_test=50
+    )
+    s = nsd.load_subject(layout.subjects[0])
+    roi = nib.load(layout.subjects[0].mask)
+    assert s.betas.shape == (1500, int((np.asarray(roi.dataobj) > 0).sum()))
+    # trial t of session k is NSD's trial 750 (k - 1) + t, mapped through the design file
+    design = loadmat_design(root)
+    ids = design["subjectim"][0, design["masterordering"].ravel()[:1500] - 1] - 1
+    np.testing.assert_array_equal(s.image, ids)
+    assert nsd_tree.image_name(int(ids[0])) == f"nsd{ids[0] + 1:05d}"
+
+
+def loadmat_design(root):
+    from scipy.io import loadmat
+
+    return loadmat(root / "nsddata" / "experiments" / "nsd" / "nsd_expdesign.mat")
+
+
+def test_an_lps_subject_selects_the_same_voxels_and_sessions_map_by_number(tmp_path):
+    from realdata_files import write_nsd
+
+    from mricompendium.data.fmri import nsd_tree
+
+    ras = nsd_tree.find_layout(write_nsd(tmp_path / "a", hdf5=frozenset()))
+    lps = nsd_tree.find_layout(write_nsd(tmp_path / "b", hdf5=frozenset(), orient={0: "LPS"}))
+    a, b = nsd.load_subject(ras.subjects[0]), nsd.load_subject(lps.subjects[0])
+    assert a.betas.shape == b.betas.shape
+    np.testing.assert_allclose(np.sort(a.betas, axis=1), np.sort(b.betas, axis=1), atol=1e-5)
+    # only session 2 on disk: its trials are NSD's 750..1499, not 0..749
+    first = ras.subjects[0].betas[0]
+    first.unlink()
+    again = nsd_tree.find_layout(tmp_path / "a").subjects[0]
+    assert again.sessions == (2,)
+    np.testing.assert_array_equal(nsd.load_subject(again).image, a.image[750:])
+
+
+def test_nsd_tree_problems_name_the_file(tmp_path):
+    from realdata_files import write_nsd
+
+    from mricompendium.data.fmri import nsd_tree
+
+    root = write_nsd(tmp_path, hdf5=frozenset())
+    kw = dict(target_sessions=1, pretrain_sessions=None, n_val=10, n_test=50)
+    with pytest.raises(DataError, match="subj01 \\(the new subject\\) has 2 sessions.*target_ses"):
+        nsd_tree.check_layout(root, **{**kw, "target_sessions": 3})
+    with pytest.raises(DataError, match="need more than n_val"):
+        nsd_tree.check_layout(root, **{**kw, "n_val": 5000})
+    roi = root / "nsddata" / "ppdata" / "subj02" / "func1pt8mm" / "roi" / "nsdgeneral.nii.gz"
+    img = nib.load(roi)
+    nib.save(nib.Nifti1Image(np.asarray(img.dataobj), np.diag([2.0, 2.0, 2.0, 1.0])), roi)
+    with pytest.raises(DataError, match="betas_session01.nii.gz: betas vs the ROI nsdgeneral"):
+        nsd_tree.check_layout(root, **kw)
+    (root / "nsddata" / "experiments" / "nsd" / "nsd_expdesign.mat").unlink()
+    with pytest.raises(FileNotFoundError, match="nsd_expdesign.mat"):
+        nsd_tree.find_layout(root)

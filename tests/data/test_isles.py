@@ -69,3 +69,44 @@ def test_a_corrupt_flair_is_named(tmp_path):
     bad.write_bytes(b"\x1f\x8b garbage")
     with pytest.raises(DataError, match=f"{CASE}_FLAIR.nii.gz"):
         load_case(find_cases(tmp_path)[0])
+
+
+def test_the_release_tree_in_lps_pir_and_float32_gives_the_same_slices(tmp_path):
+    from realdata_files import write_isles
+
+    from mricompendium.experiments.segmentation.stroke import isles_slices
+
+    ref = write_isles(tmp_path / "ras")
+    other = write_isles(tmp_path / "other", orient={0: "LPS", 1: "PIR"}, float_mask=True)
+    assert [c.name for c in find_cases(other)] == [
+        f"sub-strokecase000{i}_ses-0001" for i in (1, 2, 3)
+    ]
+    kw = dict(spacing_mm=3.0, shape=(16, 20, 16), n_per_case=2)
+    a, b = isles_slices(str(ref), **kw), isles_slices(str(other), **kw)
+    assert set(a) == set(b) == {"ISLES DWI", "ISLES FLAIR"}
+    for group in a:
+        for x, y in zip(a[group][:2], b[group][:2], strict=True):
+            np.testing.assert_allclose(x.numpy(), y.numpy(), atol=1e-5)
+        assert a[group][2] == b[group][2]  # case ids: the release's own
+
+
+def test_masks_off_the_dwi_grid_or_not_binary_are_refused(tmp_path):
+    from realdata_files import write_isles
+
+    from mricompendium.data.segmentation.isles import check_case
+
+    root = write_isles(tmp_path, n=1)
+    files = find_cases(root)[0]
+    img = nib.load(files.mask)
+    data = np.asarray(img.dataobj).copy()
+    data[0, 0, 0] = 2
+    nib.save(nib.Nifti1Image(data, img.affine), files.mask)
+    with pytest.raises(DataError, match=r"_msk.nii.gz: lesion mask holds values \[2\]"):
+        check_case(files)
+    with pytest.raises(DataError, match=r"_msk.nii.gz: lesion mask holds values \[2\]"):
+        load_case(files)
+    affine = img.affine.copy()
+    affine[:3, :3] = -affine[:3, :3]  # flipped without reordering the voxels: another grid
+    nib.save(nib.Nifti1Image(np.asarray(img.dataobj), affine), files.mask)
+    with pytest.raises(DataError, match="_msk.nii.gz: lesion mask: .*_dwi.nii.gz"):
+        load_case(files)

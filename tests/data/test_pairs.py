@@ -50,3 +50,31 @@ def test_missing_label_file_and_corrupt_files_are_named(tmp_path):
         )
     with pytest.raises(FileNotFoundError):
         find_pairs(tmp_path / "nowhere", image_suffix="x", label_suffix="y")
+
+
+def test_a_pir_pair_gives_the_same_slices_and_labels_off_grid_are_refused(tmp_path):
+    from realdata_files import write_pairs
+
+    from mricompendium.data.segmentation.pairs import check_pair
+    from mricompendium.experiments.segmentation.synthetic import user_slices
+
+    kw = dict(spacing_mm=3.0, shape=(16, 20, 16), n_per_volume=2, image_suffix="_T1w.nii.gz",
+              label_suffix="_dseg.nii.gz")  # fmt: skip
+    ras = write_pairs(tmp_path / "ras")
+    pir = write_pairs(tmp_path / "pir", orient={0: "PIR", 2: "LPS"})
+    a, b = user_slices(str(ras), **kw), user_slices(str(pir), **kw)
+    np.testing.assert_allclose(a[0].numpy(), b[0].numpy(), atol=1e-6)
+    np.testing.assert_array_equal(a[1].numpy(), b[1].numpy())
+    assert a[2] == b[2] and a[3] == b[3]
+    pair = find_pairs(pir, image_suffix="_T1w.nii.gz", label_suffix="_dseg.nii.gz")[1]
+    assert check_pair(pair, allowed={0, 1, 2, 3})[1] == (0, 1, 2, 3)
+    with pytest.raises(DataError, match=r"_dseg.nii.gz: label values \[3\] outside"):
+        check_pair(pair, allowed={0, 1, 2})
+    img = nib.load(pair.labels)
+    affine = img.affine.copy()
+    affine[1, 3] += 20.0
+    nib.save(nib.Nifti1Image(np.asarray(img.dataobj), affine), pair.labels)
+    with pytest.raises(
+        DataError, match="sub-01_dseg.nii.gz: label file: not on the grid of sub-01_T1w"
+    ):
+        load_pair(pair.image, pair.labels, spacing_mm=3.0, shape=(16, 20, 16))

@@ -17,9 +17,19 @@ from pathlib import Path
 
 import pytest
 import yaml
-from userdata_files import write_brats_dir, write_cc, write_fastmri, write_isles_dir, write_nifti
+from realdata_files import (
+    write_acdc,
+    write_brats,
+    write_contours,
+    write_isles,
+    write_learn2reg,
+    write_nsd,
+    write_pairs,
+    write_usc75,
+)
+from userdata_files import write_cc, write_fastmri, write_nifti
 
-from mricompendium import paths, run, userdata
+from mricompendium import memory, paths, run, userdata
 
 README = paths.ROOT / "README.md"
 PARAMS = paths.PARAMS
@@ -38,12 +48,25 @@ def readme_commands(text: str) -> list[str]:
 COMMANDS = readme_commands(README.read_text())
 
 
+# path fragment -> writer of that release's own tree at the path (see realdata_files)
+RELEASES = {
+    "brats": lambda p: write_brats(p, n=240, links_after=4),  # enough for n_train=200 + val + test
+    "isles": write_isles,
+    "usc": lambda p: write_usc75(p, speakers=4),
+    "tongue": lambda p: write_contours(p, speakers=12, poses=11),
+    "nsd": write_nsd,
+    "oasis": lambda p: write_learn2reg(p.parent),  # <parent>/OASIS
+    "acdc": lambda p: write_acdc(p.parent.parent),  # <root>/database/training
+    "dseg": write_pairs,
+    "brainmask": lambda p: write_pairs(p, suffixes=("_image.nii.gz", "_brainmask.nii.gz")),
+}
+
+
 def _data_kind(path: str) -> str:
     low = path.lower()
-    if "brats" in low:
-        return "brats"
-    if "isles" in low:
-        return "isles"
+    release = next((k for k in RELEASES if k in low), None)
+    if release is not None:
+        return release
     if "fastmri" in low:
         return "fastmri"
     if "cc359" in low or "calgary" in low:
@@ -52,11 +75,8 @@ def _data_kind(path: str) -> str:
 
 
 def _write(folder: Path, kind: str) -> None:
-    if kind == "brats":
-        write_brats_dir(folder)
-        return
-    if kind == "isles":
-        write_isles_dir(folder)
+    if kind in RELEASES:
+        RELEASES[kind](folder)
         return
     folder.mkdir(parents=True)
     for i in range(2 if kind != "nifti" else 3):
@@ -73,9 +93,10 @@ def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("readme")
     for path in sorted(set(re.findall(r"(/data/[\w./-]+)", " ".join(COMMANDS)))):
         _write(root / path.lstrip("/"), _data_kind(path))
-    # data/user/<name> folders of formats the userdata lines do not create (BraTS, ISLES)
-    for name in sorted(set(re.findall(r"data/user/([\w-]+)", " ".join(COMMANDS)))):
-        if _data_kind(name) in ("brats", "isles"):
+    # data/user/<name> folders that no userdata line links (BraTS, ISLES)
+    linked = {a.split()[0] for a in re.findall(r"userdata add ([\w-]+ )", " ".join(COMMANDS))}
+    for name in sorted(set(re.findall(r"data/user/([\w-]+)", " ".join(COMMANDS))) - linked):
+        if _data_kind(name) in RELEASES:
             _write(root / "data" / "user" / name, _data_kind(name))
     return root
 
@@ -97,6 +118,8 @@ def test_readme_has_the_commands() -> None:
 @pytest.mark.parametrize(("index", "command"), _cases())
 def test_readme_command(index: int, command: str, data_root: Path, monkeypatch) -> None:
     monkeypatch.setattr(paths, "ROOT", data_root)  # data/user/ links and /data/ live here
+    # full-scale commands are meant for a bigger machine than CI's (tests/test_memory.py)
+    monkeypatch.setattr(memory, "machine_memory", lambda: 2**40)
     args = _args(command, data_root)
     for earlier in COMMANDS[:index]:  # links added by earlier lines exist
         if "userdata add" in earlier:

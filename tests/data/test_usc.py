@@ -165,3 +165,88 @@ def test_recordings_become_utterances_with_a_speaker_split(tmp_path):
     u = utts[0]
     assert u.frames.dtype == np.uint8 and len(u.frames) == 20
     assert len(u.audio) == 20 * 320 and u.audio_rate_hz == 16000
+
+
+def test_usc_75_speaker_tree_is_read_as_distributed(tmp_path):
+    from realdata_files import USC_FPS, write_usc75
+
+    from mricompendium.data.rtmri.checks import check_recordings
+
+    root = write_usc75(tmp_path, speakers=3, utterances=3, no_audio=1)
+    files, skipped = usc.find_recordings(root)
+    assert len(files) == 9 and [p.name for p in skipped] == ["sub001_2drt_04_rainbow_r1_recon.h5"]
+    assert files[0].stem == "sub001_2drt_01_vcv1_r1" and files[0].audio.parent.name == "audio"
+    recs = usc.load_folder(root, frame_rate_hz=USC_FPS)
+    assert {r.speaker for r in recs} == {"sub001", "sub002", "sub003"}
+    # MATLAB-written frames come back upright: the upper half (brighter when written) on top
+    frame = recs[0].frames[0]
+    assert frame[: frame.shape[0] // 2].mean() > frame[frame.shape[0] // 2 :].mean() + 0.5
+    utts = usc.to_utterances(recs, frame_rate_hz=50.0)
+    assert {u.speaker for u in utts if u.speaker_split == "test"} == {"sub003"}
+    text = check_recordings(root, frame_rate_hz=USC_FPS)
+    assert "9 rtMRI recordings of 3 speakers (1 unseen)" in text and "1 reconstructions" in text
+    with pytest.raises(DataError, match="_recon.h5: video lasts .* data_frame_rate=23.18"):
+        check_recordings(root, frame_rate_hz=23.18)
+
+
+def test_a_split_the_notebook_cannot_make_is_refused(tmp_path):
+    from realdata_files import USC_FPS, write_usc75
+
+    from mricompendium.data.rtmri.checks import check_recordings
+
+    one = write_usc75(tmp_path / "one", speakers=1)
+    with pytest.raises(DataError, match="1 speaker.*two speakers"):
+        check_recordings(one, frame_rate_hz=USC_FPS)
+    short = write_usc75(tmp_path / "short", speakers=3, utterances=2)
+    with pytest.raises(DataError, match="3 or more recordings"):
+        check_recordings(short, frame_rate_hz=USC_FPS)
+
+
+def test_tongue_contours_are_checked_against_the_rank_parameters(tmp_path):
+    from realdata_files import write_contours
+
+    from mricompendium.data.rtmri.checks import check_contours, pose_rank_limit
+
+    path = write_contours(tmp_path / "contours.npz", speakers=8, poses=11)
+    kw = dict(n_train_speakers=5, max_anatomy_rank=4, max_pose_rank=8, pose_folds=4)
+    assert pose_rank_limit(11, 4) == 8 and "8 speakers" in check_contours(path, **kw)
+    with pytest.raises(DataError, match=r"max_pose_rank=36: must be <= 8 for contours.npz"):
+        check_contours(path, **{**kw, "max_pose_rank": 36})
+    with pytest.raises(DataError, match=r"n_train_speakers=8: must be <= 7"):
+        check_contours(path, **{**kw, "n_train_speakers": 8})
+    with pytest.raises(DataError, match=r"max_anatomy_rank=6: must be <= 4"):
+        check_contours(path, **{**kw, "max_anatomy_rank": 6})
+    np.savez(tmp_path / "bad.npz", tongue=np.zeros((3, 4, 5)), palate=np.zeros((3, 5, 2)))
+    with pytest.raises(DataError, match="bad.npz: tongue"):
+        check_contours(tmp_path / "bad.npz", **kw)
+
+
+def test_the_pose_rank_limit_is_the_cross_validations_own():
+    from mricompendium.data.rtmri.checks import pose_rank_limit
+    from mricompendium.experiments.speech import tongue, tongue_cv
+
+    obs = np.random.default_rng(0).normal(size=(4, 11, 2 * 12))
+    mask = tongue.observation_mask(12, "dense contour", 3)
+    top = pose_rank_limit(11, 4)
+    kw = dict(mask=mask, noise_mm=0.5, pose_folds=4)
+    assert tongue_cv.cv_errors(obs, obs, [1], [top], **kw).shape == (4, 1, 1)
+    with pytest.raises(ValueError, match="ranks must be at most"):
+        tongue_cv.cv_errors(obs, obs, [1], [top + 1], **kw)
+
+
+def test_recordings_need_phone_alignments_in_the_notebooks_inventory(tmp_path):
+    from realdata_files import USC_FPS, write_usc75
+
+    from mricompendium.data.rtmri.checks import check_recordings
+
+    bare = write_usc75(tmp_path / "bare", align=False)  # as distributed: no alignment
+    with pytest.raises(DataError, match="_audio.wav: has no phone alignment .*vowels a e i o u"):
+        check_recordings(bare, frame_rate_hz=USC_FPS)
+    root = write_usc75(tmp_path / "aligned")
+    grid = next(root.rglob("*_audio.TextGrid"))
+    grid.write_text(grid.read_text().replace('"a"', '"AA1"').replace('"i"', '"IY1"')
+                    .replace('"u"', '"UW1"'))  # fmt: skip
+    with pytest.raises(DataError, match="_audio.TextGrid: holds no vowel of the notebook's"):
+        check_recordings(root, frame_rate_hz=USC_FPS)
+    recs = usc.load_folder(tmp_path / "aligned", frame_rate_hz=USC_FPS)
+    assert [s.phone for s in recs[1].segments][1:4] == ["b", "a", "d"]

@@ -176,3 +176,27 @@ def test_real_nsd_style_folder_builds_a_study(tmp_path, world):
     assert study.bank.images.shape[1:] == (3, 32, 32)
     assert np.array_equal(t.test_idx, study.subjects["subj02"].test_idx)
     assert "NSD-style" in study.description
+
+
+def test_nsd_download_tree_builds_a_study_named_by_nsd_ids(tmp_path, world):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parents[1] / "data"))
+    from realdata_files import write_nsd
+
+    from mricompendium.data.settings import used_settings
+    from mricompendium.experiments.fmri import nsd_mindeye2_study
+
+    emb, _ = world
+    root = write_nsd(tmp_path, sessions=2, image_size=8)
+    study = nsd_mindeye2_study(root, emb, target_sessions=1, pretrain_sessions=1, n_val=5,
+                               n_test=20)  # fmt: skip
+    t = study.subjects["subj01"]
+    names = [study.image_name(i) for i in t.test_idx]
+    assert len(names) == 20 and all(n.startswith("nsd") and len(n) == 8 for n in names)
+    assert "NSD download tree" in study.description and "first 1 sessions" in study.description
+    assert len(study.subjects["subj02"].train_idx) < 750  # pretraining on its first session only
+    record = used_settings("mindeye2", {"trials_per_session": 200, "pretrain_sessions": 1},
+                           real=True)  # fmt: skip
+    assert record == {"pretrain_sessions": 1}

@@ -25,16 +25,30 @@ def test_synth_volumes_classes_and_anisotropic_spacing(task, n_classes):
         volumes.synth_volumes(1, first_seed=0, task="organs")
 
 
+def _brats_case(folder, cid, et, naming):
+    folder.mkdir(parents=True)
+    lab = np.zeros((6, 6, 4), np.int16)
+    lab[1:5, 1:5, 1:3], lab[2:4, 2:4, 1:3], lab[2, 2, 1] = 2, 1, et
+    names = ("_t1", "_t1ce", "_t2", "_flair", "_seg") if naming == "2018" else (
+        "-t1n", "-t1c", "-t2w", "-t2f", "-seg")  # fmt: skip
+    for m in names[:4]:
+        nib.save(nib.Nifti1Image(np.ones((6, 6, 4), np.float32), np.eye(4)),
+                 folder / f"{cid}{m}.nii.gz")  # fmt: skip
+    nib.save(nib.Nifti1Image(lab, np.eye(4)), folder / f"{cid}{names[4]}.nii.gz")
+
+
 def test_brats_volumes_map_both_conventions(tmp_path):
-    for cid, et in (("a", 4), ("b", 3)):
-        folder = tmp_path / cid
-        folder.mkdir()
-        lab = np.zeros((6, 6, 4), np.int16)
-        lab[1:5, 1:5, 1:3], lab[2:4, 2:4, 1:3], lab[2, 2, 1] = 2, 1, et
-        for m in ("t1", "t1ce", "t2", "flair"):
-            nib.save(nib.Nifti1Image(np.ones((6, 6, 4), np.float32), np.eye(4)),
-                     folder / f"{cid}_{m}.nii.gz")  # fmt: skip
-        nib.save(nib.Nifti1Image(lab, np.eye(4)), folder / f"{cid}_seg.nii.gz")
-    a, b = volumes.brats_volumes(str(tmp_path), max_cases=None)
+    _brats_case(tmp_path / "r21" / "a", "a", 4, "2018")
+    _brats_case(tmp_path / "r23" / "b", "b", 3, "2023")
+    (a,) = volumes.brats_volumes(str(tmp_path / "r21"), max_cases=None)
+    (b,) = volumes.brats_volumes(str(tmp_path / "r23"), max_cases=None)
     for v in (a, b):
         assert v.labels[2, 2, 1] == 3 and v.labels[3, 3, 1] == 1 and v.labels[1, 1, 1] == 2
+    # 2021 files relabelled ET 4 -> 3 (a conversion script): only with the convention set
+    _brats_case(tmp_path / "conv" / "c", "c", 3, "2018")
+    with pytest.raises(ValueError, match="brats_convention"):
+        volumes.brats_volumes(str(tmp_path / "conv"), max_cases=None)
+    (c,) = volumes.brats_volumes(str(tmp_path / "conv"), max_cases=None, convention="brats2023")
+    assert c.labels[2, 2, 1] == 3
+    with pytest.raises(ValueError, match="cases disagree"):  # one release per folder
+        volumes.brats_volumes(str(tmp_path), max_cases=None)

@@ -5,7 +5,16 @@ from __future__ import annotations
 import pytest
 import torch
 
-from mricompendium.physics.simulate import add_complex_noise, noise_sigma_for_snr, smooth_phase
+from mricompendium.physics.nufft import ndft_forward
+from mricompendium.physics.simulate import (
+    add_complex_noise,
+    crop_kspace,
+    fine_trajectory,
+    fourier_resample,
+    grid_sample_weights,
+    noise_sigma_for_snr,
+    smooth_phase,
+)
 
 
 def _disc(n: int, b: int = 1) -> torch.Tensor:
@@ -56,3 +65,40 @@ def test_add_complex_noise_per_case_seeds() -> None:
         add_complex_noise(k, sigma=1.0)
     with pytest.raises(ValueError, match="seeds"):
         add_complex_noise(k, sigma=1.0, seeds=[1])
+
+
+def _bump(h: int, w: int) -> torch.Tensor:
+    """A smooth complex bump sampled at the pixel centres of an (h, w) grid over the FOV."""
+    u = (torch.arange(h, dtype=torch.float64) + 0.5) / h
+    v = (torch.arange(w, dtype=torch.float64) + 0.5) / w
+    mag = torch.exp(-((u[:, None] - 0.43) ** 2 + (v[None, :] - 0.58) ** 2) / (2 * 0.07**2))
+    return torch.polar(mag, 2 * u[:, None] - v[None, :])
+
+
+@pytest.mark.parametrize(("coarse", "fine"), [((32, 32), (64, 64)), ((40, 40), (128, 128)),
+                                               ((33, 31), (99, 80))])  # fmt: skip
+def test_fourier_resample_aligns_grids_edge_to_edge(coarse, fine) -> None:
+    out = fourier_resample(_bump(*fine), coarse)
+    assert out.shape == coarse
+    torch.testing.assert_close(out, _bump(*coarse), atol=1e-6, rtol=0)
+
+
+def test_radial_samples_of_the_fine_grid_match_the_coarse_grid() -> None:
+    coarse, fine = (24, 20), (72, 64)
+    traj = (torch.rand(40, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+            * 2 - 1) * 1.5  # fmt: skip
+    yc = ndft_forward(_bump(*coarse), traj)
+    yf = ndft_forward(_bump(*fine), fine_trajectory(traj, fine, coarse))
+    torch.testing.assert_close(yf * grid_sample_weights(traj, fine, coarse), yc, atol=1e-8,
+                               rtol=0)  # fmt: skip
+
+
+def test_crop_kspace_keeps_the_centre_and_refuses_a_coarser_grid() -> None:
+    k = torch.randn(2, 16, 16, dtype=torch.complex64)
+    out = crop_kspace(k, (8, 8))
+    assert out.shape == (2, 8, 8)
+    assert float(out[:, 4, 4].sub(k[:, 8, 8] / 2).abs().max()) < 1e-6  # DC, scaled by 1/f
+    with pytest.raises(ValueError, match="coarser"):
+        crop_kspace(k, (20, 8))
+    with pytest.raises(TypeError):
+        crop_kspace(k.real, (8, 8))

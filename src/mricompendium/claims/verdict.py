@@ -5,7 +5,8 @@ fails, ``reproduced`` when every comparison holds and ``partial`` when the prima
 secondary does not. Reasons, each about the primaries:
 
 * too few independent units to hold (arithmetic, :func:`mricompendium.claims.stats.min_units`);
-* did not learn: a model (a seed of it) does not beat the comparison's floor by the smallest effect;
+* did not learn: a trained model (any seed of it) does not beat the comparison's floor by the
+  smallest effect (an untrained comparator below its floor is a note, not a reason);
 * diverged or non-finite validation: a NaN or inf anywhere in a loss or validation curve;
 * under-trained: the validation metric still moves by more than the tolerance over the last
   quarter of training (or convergence could not be judged);
@@ -109,22 +110,31 @@ def _convergence(
     return reasons, notes
 
 
-def _floors(results: list[ComparisonResult]) -> list[str]:
-    out = []
+def _floors(results: list[ComparisonResult]) -> tuple[list[str], list[str]]:
+    """Reasons (a trained model, any seed, below its floor) and notes (an untrained comparator
+    below it: a fact about that method, e.g. CS at 20x, not a training that failed)."""
+    reasons, notes = [], []
     for r in results:
         c = r.comparison
         for f in r.floor:
             if f["learned"]:
                 continue
-            seed = f"seed {f['seed']}" if f["seed"] >= 0 else "untrained"
             where = f" @ {c.setting}" if c.setting is not None else ""
             floor = f"{c.floor!r}" if isinstance(c.floor, str) else f"{c.floor:g}"
-            out.append(
-                f"did not learn: {f['method']} ({seed}) beats its floor {floor} by "
-                f"{_fmt(f['effect'])} {c.metric}{where}, less than the smallest effect "
-                f"{c.smallest_effect:g}"
-            )
-    return list(dict.fromkeys(out))
+            if f["seed"] >= 0:
+                reasons.append(
+                    f"did not learn: {f['method']} (seed {f['seed']}) beats its floor {floor} by "
+                    f"{_fmt(f['effect'])} {c.metric}{where}, less than the smallest effect "
+                    f"{c.smallest_effect:g}"
+                )
+            else:
+                notes.append(
+                    f"weak comparator: {f['method']} (not trained) beats the floor {floor} by only "
+                    f"{_fmt(f['effect'])} {c.metric}{where} (smallest effect "
+                    f"{c.smallest_effect:g}): {c.name} is a comparison with a method no better "
+                    f"than the trivial answer"
+                )
+    return list(dict.fromkeys(reasons)), list(dict.fromkeys(notes))
 
 
 def _seed_dependent(results: list[ComparisonResult]) -> list[str]:
@@ -238,15 +248,16 @@ def evaluate(
     curve_list = as_curves(curves)
     compared = _compare(df, claim)
     conv_reasons, conv_notes = _convergence(claim, df, curve_list)
+    floor_reasons, floor_notes = _floors(compared)
     reasons = (
         _too_few_units(claim, compared)
-        + _floors(compared)
+        + floor_reasons
         + conv_reasons
         + _seed_dependent(compared)
         + _budget_dependent(compared)
     )
     verdict, why = _verdict(compared, reasons, claim.checks)
     degenerate = degenerate_counts(df, claim)
-    notes = _group_notes(compared) + conv_notes + _degenerate_notes(degenerate)
+    notes = floor_notes + _group_notes(compared) + conv_notes + _degenerate_notes(degenerate)
     return Outcome(claim=claim, verdict=verdict, reasons=why, results=compared, notes=notes,
                    degenerate=degenerate)  # fmt: skip

@@ -9,7 +9,13 @@ later on a wrong format, a single file that cannot be split, a coil count or an 
 
 What a notebook does with each data parameter is declared in :data:`SOURCES` (keep it in step with
 the notebooks): which parameter gives the coil count the loader compresses to, and which one the
-volumes held out for testing.
+volumes held out for testing. Notebooks whose ``data_path`` holds another format have a route in
+:data:`ROUTES` (:mod:`mricompendium.data.volume_checks` for BraTS, ISLES, image + label pairs,
+Learn2Reg and ACDC; :mod:`mricompendium.data.fmri.nsd_tree` for NSD;
+:mod:`mricompendium.data.rtmri.checks` for rtMRI recordings and tongue contours): each reads the
+headers of every file and every label map the notebook would read (no image data), and counts
+the cases each split needs at the run's parameters, so that what the notebook would refuse after
+its kernel started is refused here, in seconds, as one line naming the file or the parameter.
 """
 
 from __future__ import annotations
@@ -23,7 +29,14 @@ from mricompendium import paths
 from mricompendium.data.errors import DataError
 from mricompendium.data.loaders import KspaceFileInfo, inspect_kspace_h5
 
-__all__ = ["SOURCES", "Source", "check_sources", "describe_kspace_source", "kspace_files"]
+__all__ = [
+    "ROUTES",
+    "SOURCES",
+    "Source",
+    "check_sources",
+    "describe_kspace_source",
+    "kspace_files",
+]
 
 
 @dataclass(frozen=True)
@@ -51,42 +64,59 @@ SOURCES: tuple[Source, ...] = (
 )
 
 
+def _brainclip(path: Path, params: Mapping[str, Any]) -> str:
+    raise DataError(
+        "data_path",
+        "brainclip does not take real data: it needs CLIP embeddings of the images, captions and "
+        "category names, which do not ship offline (README, fMRI decoding)",
+    )
+
+
+def _nsd(path: Path, params: Mapping[str, Any]) -> str:
+    from mricompendium.data.fmri.nsd_tree import check_layout
+
+    if params.get("data_format", "nsd") != "nsd":
+        raise DataError(f"data_format={params['data_format']}", "mindeye2 reads only nsd")
+    pre = params.get("pretrain_sessions")
+    return check_layout(
+        path, target_sessions=int(params.get("target_sessions", 1)),
+        pretrain_sessions=None if pre is None else int(pre), n_val=int(params.get("n_val", 0)),
+        n_test=int(params.get("n_test", 1)),
+    )  # fmt: skip
+
+
+def _usc(path: Path, params: Mapping[str, Any]) -> str:
+    from mricompendium.data.rtmri.checks import check_recordings
+
+    return check_recordings(path, frame_rate_hz=float(params.get("data_frame_rate", 83.28)))
+
+
+def _contours(path: Path, params: Mapping[str, Any]) -> str:
+    from mricompendium.data.rtmri.checks import check_contours
+
+    keys = ("n_train_speakers", "max_anatomy_rank", "max_pose_rank", "pose_folds")
+    return check_contours(path, **{k: int(params[k]) for k in keys})
+
+
+def _nifti_folder(path: Path, params: Mapping[str, Any]) -> str:
+    from mricompendium.data.user_data import describe_nifti_dir
+
+    return describe_nifti_dir(path, size=int(params.get("image_size", 128)))
+
+
+def _volumes(name: str, **kw: Any) -> Callable[[Path, Mapping[str, Any]], str]:
+    def check(path: Path, params: Mapping[str, Any]) -> str:
+        from mricompendium.data import volume_checks
+
+        return getattr(volume_checks, f"check_{name}")(path, params, **kw)
+
+    return check
+
+
 def _count(path: Path, found: list[Any], what: str, minimum: int) -> str:
     if len(found) < minimum:
         raise DataError(path, f"holds {len(found)} {what}, needs at least {minimum}")
     return f"{len(found)} {what} in {path}"
-
-
-def _brats(path: Path, params: Mapping[str, Any]) -> str:
-    from mricompendium.data.segmentation.brats import find_cases
-
-    return _count(path, find_cases(path), "BraTS cases", 3)
-
-
-def _isles(path: Path, params: Mapping[str, Any]) -> str:
-    from mricompendium.data.segmentation.isles import find_cases
-
-    return _count(path, find_cases(path), "ISLES 2022 cases", 3)
-
-
-def _pairs(path: Path, params: Mapping[str, Any]) -> str:
-    from mricompendium.data.segmentation.pairs import find_pairs
-
-    found = find_pairs(path, image_suffix=str(params.get("image_suffix", "")),
-                       label_suffix=str(params.get("label_suffix", "")))  # fmt: skip
-    return _count(path, found, "image + label NIfTI pairs", 1)
-
-
-def _learn2reg(path: Path, params: Mapping[str, Any]) -> str:
-    images = sorted((path / "imagesTr").glob("*.nii*")) if (path / "imagesTr").is_dir() else []
-    if not (path / "labelsTr").is_dir():
-        raise DataError(path, "needs imagesTr/ and labelsTr/ (Learn2Reg/OASIS layout)")
-    return _count(path, images, "Learn2Reg/OASIS images", 2)
-
-
-def _acdc(path: Path, params: Mapping[str, Any]) -> str:
-    found = sorted(d for d in path.iterdir() if d.is_dir() and d.name.startswith("patient"))
-    return _count(path, found, "ACDC patient folders", 1)
 
 
 def _picai(path: Path, params: Mapping[str, Any]) -> str:
@@ -98,21 +128,30 @@ def _picai(path: Path, params: Mapping[str, Any]) -> str:
     return out
 
 
-# Notebooks whose data_path is not a folder of NIfTI volumes nor raw k-space, by format.
-FORMATS: dict[str, Callable[[Path, Mapping[str, Any]], str]] = {
-    "segresnet_vae": _brats, "swin_unetr": _brats, "nnunet_extended": _brats,
-    "stroke_synthetic": _isles, "scse": _pairs, "synthstrip": _pairs,
-    "ddmr": _learn2reg, "nestedmorph": _learn2reg, "biomech_cardiac": _acdc,
+# How each notebook reads its data_path (the route its data cell takes; keep them in step):
+# a function of (path, parameters) that checks the data and describes them in one line.
+# Notebooks not listed read raw k-space (their data_format parameter: fastmri, calgary_campinas).
+ROUTES: dict[str, Callable[[Path, Mapping[str, Any]], str]] = {
+    "segresnet_vae": _volumes("brats"), "swin_unetr": _volumes("brats"),
+    "nnunet_extended": _volumes("brats"), "stroke_synthetic": _volumes("isles"),
+    "scse": _volumes("pairs", allowed={0, 1, 2, 3}), "synthstrip": _volumes("pairs"),
+    "ddmr": _volumes("learn2reg"), "nestedmorph": _volumes("learn2reg"),
+    "biomech_cardiac": _volumes("acdc"), "mindeye2": _nsd, "brainclip": _brainclip,
+    "mri2speech": _usc, "tongue_model": _contours, "reconresnet": _nifti_folder,
     "prostate_seq_reg": _picai,
 }  # fmt: skip
+FORMATS = ROUTES  # the earlier name
 
 
 def check_sources(params: Mapping[str, Any], nb_id: str | None = None) -> list[str]:
     """Check every non-empty data path of ``params``; one description per source.
 
-    A source is read in the format of the notebook (:data:`FORMATS`: BraTS, ISLES, NIfTI pairs,
-    Learn2Reg, ACDC; ``data_format: nsd`` for NSD-style betas), as raw k-space when the notebook
-    has a ``data_format`` parameter, and otherwise as a folder of NIfTI volumes.
+    ``params`` are the values the kernel will see (defaults included). A source is read by the
+    notebook's route (:data:`ROUTES`: BraTS, ISLES, NIfTI pairs, Learn2Reg, ACDC, NSD, USC
+    rtMRI, tongue contours; brainclip refuses real data), as raw k-space when the notebook has a
+    ``data_format`` parameter, and otherwise as a folder of NIfTI volumes. Every route reads the
+    headers of every file it would load and every label map, and counts the cases the
+    notebook's splits need at these parameters.
 
     Raises:
         FileNotFoundError: a path that does not exist.
@@ -125,16 +164,18 @@ def check_sources(params: Mapping[str, Any], nb_id: str | None = None) -> list[s
             continue
         path = paths.resolve(str(value))
         try:
-            if nb_id in FORMATS and src.key == "data_path":
+            if nb_id in ROUTES and src.key == "data_path":
                 if not path.exists():
                     raise FileNotFoundError(path)
-                out.append(f"{src.key}: {FORMATS[nb_id](path, params)}")
+                out.append(f"{src.key}: {ROUTES[nb_id](path, params)}")
             else:
                 out.append(f"{src.key}: {_describe(path, params, src)}")
         except FileNotFoundError as e:
-            raise DataError(path, f"does not exist ({src.key})") from e
+            if not path.exists():
+                raise DataError(path, f"does not exist ({src.key})") from e
+            raise DataError(path, f"{e} ({src.key})") from e  # a file the layout needs
         except DataError as e:
-            if src.key in e.problem:
+            if src.key in e.problem or "=" in e.source or e.source.startswith(src.key):
                 raise
             raise DataError(e.source, f"{e.problem} ({src.key})") from e
     return out

@@ -10,9 +10,12 @@ phase encode), centred so that :func:`mricompendium.physics.fft.ifft2c` gives th
 
 from __future__ import annotations
 
+import contextlib
+import math
 import os
 import xml.etree.ElementTree as ET
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,27 +47,102 @@ def is_nifti(path: PathLike) -> bool:
     return Path(path).name.lower().endswith(NIFTI_SUFFIXES)
 
 
+def _nifti_image(p: Path, raw: bytes | None = None) -> Any:
+    """The NIfTI image of ``p`` (from ``raw``, its decompressed bytes, when given).
+
+    Any failure of nibabel on a corrupt file (it raises many types) is a :class:`DataError`.
+    """
+    import nibabel as nib
+
+    try:
+        if raw is None:
+            img = nib.load(p)
+        else:
+            sizeof_hdr = raw[:4]
+            v2 = sizeof_hdr in (b"\x1c\x02\x00\x00", b"\x00\x00\x02\x1c")  # 540: NIfTI-2
+            img = (nib.Nifti2Image if v2 else nib.Nifti1Image).from_bytes(raw)
+    except MemoryError as e:
+        raise DataError(p, "header declares an image too large to load") from e
+    except Exception as e:  # noqa: BLE001 - nibabel: ImageFileError, HeaderDataError, struct...
+        raise DataError(p, f"not a readable NIfTI image ({type(e).__name__}: {e})") from e
+    if not isinstance(img, nib.Nifti1Image | nib.Nifti2Image):
+        raise DataError(p, f"is a {type(img).__name__}, not a NIfTI image")
+    return img
+
+
+def _check_nifti_size(p: Path, img: Any, stored: int) -> None:
+    """The header's shape and type must account for the ``stored`` bytes.
+
+    Some writers leave a few bytes after the data (nitime's ``fmri1.nii.gz``: 352); fewer than
+    one slice along any axis are tolerated, so a header that declares less data than the file
+    holds (a corrupt dimension or data type) cannot pass unnoticed.
+    """
+    hdr = img.header
+    try:
+        shape = tuple(int(n) for n in hdr.get_data_shape())
+        itemsize = hdr.get_data_dtype().itemsize
+        offset = int(getattr(img.dataobj, "offset", hdr.get_data_offset()))
+    except Exception as e:  # noqa: BLE001 - a header nibabel parsed but cannot size
+        raise DataError(p, f"unusable NIfTI header ({type(e).__name__}: {e})") from e
+    need = offset + math.prod(shape) * itemsize
+    slab = min((math.prod(shape) // n for n in shape if n), default=1) * itemsize
+    if not 0 <= stored - need < max(slab, 1):
+        raise DataError(
+            p,
+            f"header declares {shape} {hdr.get_data_dtype()} ending at byte {need}, but the "
+            f"image holds {stored} bytes (truncated, or a corrupt header)",
+        )
+
+
+def _check_orientation(p: Path, img: Any) -> None:
+    """An image without a qform or sform code has no orientation: nibabel would guess one."""
+    hdr = img.header
+    if int(hdr["qform_code"]) <= 0 and int(hdr["sform_code"]) <= 0:
+        raise DataError(
+            p,
+            "has no orientation (qform_code and sform_code are both 0), so it cannot be "
+            "brought to RAS+: set one (e.g. fslorient -copyqform2sform) or fix the header",
+        )
+
+
+def _nifti_bytes(p: Path) -> bytes:
+    """The file's bytes, decompressed (and CRC-checked) for ``.nii.gz``."""
+    import gzip
+
+    raw = p.read_bytes()
+    if p.name.lower().endswith(".gz"):
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError, zlib.error) as e:
+            raise DataError(p, f"corrupt gzip stream ({type(e).__name__}: {e})") from e
+    return raw
+
+
 def nifti_header(
     path: PathLike, *, ndim: tuple[int, ...] = (2, 3, 4)
 ) -> tuple[tuple[int, ...], str]:
     """Shape and orientation (axis codes such as ``"RAS"``, ``"PIR"``) read from the header only.
 
+    An uncompressed file's size must match its header (a ``.nii.gz`` is checked in full by
+    :func:`load_nifti`), and the header must give an orientation (a qform or sform code).
+
     Raises:
         FileNotFoundError: ``path`` does not exist.
-        DataError: not a NIfTI file, or wrong dimensionality.
+        DataError: not a NIfTI file, a size that does not match, or wrong dimensionality.
     """
     import nibabel as nib
 
     p = _existing_file(path)
-    try:
-        img = nib.load(p)
-    except (nib.filebasedimages.ImageFileError, *_NIFTI_ERRORS) as e:
-        raise DataError(p, f"not a readable NIfTI image ({type(e).__name__}: {e})") from e
-    if not isinstance(img, nib.Nifti1Image | nib.Nifti2Image):
-        raise DataError(p, f"is a {type(img).__name__}, not a NIfTI image")
+    img = _nifti_image(p)
+    if not p.name.lower().endswith(".gz"):
+        _check_nifti_size(p, img, p.stat().st_size)
+    _check_orientation(p, img)
     if len(img.shape) not in ndim:
         raise DataError(p, f"has {len(img.shape)} dimensions {img.shape}, expected one of {ndim}")
-    return tuple(img.shape), "".join(nib.aff2axcodes(img.affine))
+    try:
+        return tuple(img.shape), "".join(nib.aff2axcodes(img.affine))
+    except Exception as e:  # noqa: BLE001 - a degenerate affine
+        raise DataError(p, f"unusable orientation in the header ({e})") from e
 
 
 def load_nifti(
@@ -75,6 +153,11 @@ def load_nifti(
     canonical: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Load a NIfTI-1/2 image (``.nii`` or ``.nii.gz``) with nibabel.
+
+    The file is checked whole before it is used: a ``.nii.gz`` is decompressed with its CRC
+    checked, the header's shape and type must account for the bytes stored, a floating-point
+    image must hold finite values only, and with ``canonical`` the header must give an
+    orientation (a qform or sform code > 0).
 
     Args:
         path: the file.
@@ -91,54 +174,90 @@ def load_nifti(
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
-        DataError: not a readable NIfTI file (garbage, truncated) or wrong dimensionality.
+        DataError: not a readable NIfTI file (garbage, truncated, corrupt), wrong
+            dimensionality, or NaN/Inf values.
     """
     import nibabel as nib
 
     p = _existing_file(path)
+    raw = _nifti_bytes(p)
+    img = _nifti_image(p, raw)
+    _check_nifti_size(p, img, len(raw))
+    if canonical:
+        _check_orientation(p, img)
     try:
-        img = nib.load(p)
-        if canonical and isinstance(img, nib.Nifti1Image | nib.Nifti2Image) and img.ndim >= 3:
+        if canonical and img.ndim >= 3:
             img = nib.as_closest_canonical(img)
         data = np.asanyarray(img.dataobj)
-    except (nib.filebasedimages.ImageFileError, *_NIFTI_ERRORS) as e:
+        affine = np.asarray(img.affine, dtype=np.float64)
+    except Exception as e:  # noqa: BLE001 - nibabel on a corrupt header (orientation, scaling)
         raise DataError(p, f"not a readable NIfTI image ({type(e).__name__}: {e})") from e
-    if not isinstance(img, nib.Nifti1Image | nib.Nifti2Image):
-        raise DataError(p, f"is a {type(img).__name__}, not a NIfTI image")
     if data.ndim not in ndim:
         raise DataError(p, f"has {data.ndim} dimensions {data.shape}, expected one of {ndim}")
     if dtype is not None:
         data = data.astype(dtype, copy=False)
-    return data, np.asarray(img.affine, dtype=np.float64)
+    if np.issubdtype(data.dtype, np.inexact) and not np.isfinite(data).all():
+        bad = int(np.count_nonzero(~np.isfinite(data)))
+        raise DataError(p, f"holds {bad} non-finite (NaN/Inf) values (a corrupt file or scaling)")
+    if not np.isfinite(affine).all():
+        raise DataError(p, "its affine holds NaN/Inf values")
+    return data, affine
 
 
 def load_dicom(path: PathLike) -> np.ndarray:
     """Load the pixel data of a single-frame or multi-frame DICOM file with pydicom.
 
-    The modality rescale (``RescaleSlope``, ``RescaleIntercept``) is applied.
+    The modality rescale (``RescaleSlope``, ``RescaleIntercept``) is applied. The decoded
+    pixels must have the shape the header declares (rows, columns, frames, samples): pydicom
+    itself would return extra frames, or reinterpret the bytes, when they do not.
 
     Returns:
-        float32 ``(rows, cols)`` or ``(frames, rows, cols)``.
+        float32 ``(rows, cols)`` or ``(frames, rows, cols)`` (``(..., samples)`` for colour).
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
-        DataError: not a DICOM file, no pixel data, or pixel data that cannot be decoded.
+        DataError: not a DICOM file, no pixel data, pixel data that cannot be decoded or that
+            does not fit the header, or NaN/Inf values.
     """
     import pydicom
-    from pydicom.errors import InvalidDicomError
 
     p = _existing_file(path)
     try:
         ds = pydicom.dcmread(p)
-    except (InvalidDicomError, OSError, EOFError, ValueError, KeyError) as e:
+        has_pixels = "PixelData" in ds
+    except Exception as e:  # noqa: BLE001 - pydicom raises many types for broken files
         raise DataError(p, f"not a readable DICOM file ({type(e).__name__}: {e})") from e
-    if "PixelData" not in ds:
+    if not has_pixels:
         raise DataError(p, "DICOM file has no pixel data")
     try:
-        pixels = pydicom.pixels.apply_rescale(ds.pixel_array, ds)
-    except Exception as e:  # pydicom raises many types for broken pixel data
+        expected = _dicom_shape(ds)
+        pixels = np.asarray(pydicom.pixels.apply_rescale(ds.pixel_array, ds), dtype=np.float32)
+    except Exception as e:  # noqa: BLE001 - pydicom raises many types for broken pixel data
         raise DataError(p, f"cannot decode the pixel data ({type(e).__name__}: {e})") from e
-    return np.asarray(pixels, dtype=np.float32)
+    if pixels.shape != expected:
+        raise DataError(
+            p, f"pixel data decode to {pixels.shape}, but the header declares {expected}"
+        )
+    if not np.isfinite(pixels).all():
+        raise DataError(p, "pixel data hold NaN/Inf values")
+    return pixels
+
+
+def _dicom_shape(ds: Any) -> tuple[int, ...]:
+    """The pixel array shape a DICOM header declares; for uncompressed pixel data, the
+    stored bytes must match it (a wrong ``Rows`` would otherwise pass as extra frames)."""
+    rows, cols = int(ds.Rows), int(ds.Columns)
+    frames = int(ds.get("NumberOfFrames", 1) or 1)
+    samples = int(ds.get("SamplesPerPixel", 1) or 1)
+    shape = (frames, rows, cols) if frames > 1 else (rows, cols)
+    shape = (*shape, samples) if samples > 1 else shape
+    syntax = ds.file_meta.get("TransferSyntaxUID") if hasattr(ds, "file_meta") else None
+    if syntax is None or not syntax.is_compressed:
+        need = math.prod(shape) * int(ds.BitsAllocated) // 8
+        got = len(ds.PixelData)
+        if got not in (need, need + 1):  # one pad byte keeps the length even
+            raise ValueError(f"{got} bytes of pixel data, the header's {shape} needs {need}")
+    return shape
 
 
 @dataclass
@@ -168,13 +287,22 @@ class FastMRIVolume:
     attrs: dict[str, Any] = field(default_factory=dict)
 
 
-def _open_h5(p: Path) -> Any:
+@contextlib.contextmanager
+def open_h5(p: Path) -> Iterator[Any]:
+    """An HDF5 file open for reading; any h5py failure inside the block (a corrupt file raises
+    ``OSError``, ``KeyError``, ``RuntimeError`` ... at any access) becomes a :class:`DataError`."""
     import h5py
 
     try:
-        return h5py.File(p, "r")
-    except OSError as e:
-        raise DataError(p, f"not a readable HDF5 file ({e})") from e
+        with h5py.File(p, "r") as f:
+            yield f
+    except DataError:
+        raise
+    except (OSError, KeyError, RuntimeError, ValueError, TypeError, IndexError) as e:
+        raise DataError(p, f"not a readable HDF5 file ({type(e).__name__}: {e})") from e
+
+
+_open_h5 = open_h5
 
 
 def _read(f: Any, key: str, p: Path, index: slice) -> np.ndarray:
@@ -182,8 +310,8 @@ def _read(f: Any, key: str, p: Path, index: slice) -> np.ndarray:
         raise DataError(p, f"has no dataset {key!r} (datasets: {sorted(f.keys())})")
     try:
         return np.asarray(f[key][index])
-    except (OSError, ValueError, TypeError) as e:
-        raise DataError(p, f"cannot read dataset {key!r} ({e})") from e
+    except (OSError, ValueError, TypeError, KeyError, RuntimeError) as e:
+        raise DataError(p, f"cannot read dataset {key!r} ({type(e).__name__}: {e})") from e
 
 
 def load_fastmri_h5(path: PathLike, *, slices: slice | None = None) -> FastMRIVolume:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mricompendium.data.embedded import SliceSet
+from mricompendium.data.embedded import SliceSet, resize_stack
 from mricompendium.data.recon import (
     CaseSet,
     embedded_real_cases,
@@ -53,3 +53,15 @@ def test_slice_set_units_are_volumes_and_caseset_checks() -> None:
     assert len(both) == 4
     with pytest.raises(ValueError, match="unique"):
         CaseSet.concat(cases, cases)
+
+
+def test_cases_carry_their_objects_on_the_finer_grid() -> None:
+    cases = template_cases(3, size=32, seed=0)
+    assert cases.objects.shape == (3, 128, 128) and cases.object_masks.dtype == bool
+    np.testing.assert_array_equal(cases.images, resize_stack(cases.objects, 32))
+    real = embedded_real_cases(32, per_unit=1)
+    assert real.objects.shape == (len(real), 128, 128)
+    both = CaseSet.concat(cases, real).subset([0, 4])
+    np.testing.assert_array_equal(both.objects[1], real.objects[1])
+    with pytest.raises(ValueError, match="together"):
+        CaseSet(cases.images, cases.masks, cases.case, cases.unit, cases.group, cases.objects)

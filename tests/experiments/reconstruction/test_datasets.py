@@ -10,7 +10,12 @@ import pytest
 import torch
 
 from mricompendium.data.errors import DataError
-from mricompendium.experiments.reconstruction import real_data, simulated_data, train_indices
+from mricompendium.experiments.reconstruction import (
+    real_data,
+    simulated_data,
+    simulation_checks,
+    train_indices,
+)
 from mricompendium.physics.coils import birdcage_maps
 from mricompendium.physics.fft import fft2c
 
@@ -58,3 +63,16 @@ def test_too_few_coils_name_the_file_and_parameter(tmp_path: Path) -> None:
     with pytest.raises(DataError, match=r"a\.h5 \(4 coils\), b\.h5 \(4 coils\).*train_coils=12"):
         real_data(str(tmp_path), "fastmri", image_size=16, num_coils=12, max_slices=None,
                   n_test_volumes=1, n_val=1, coils_param="train_coils")  # fmt: skip
+
+
+def test_simulated_data_never_reconstruct_on_the_object_grid() -> None:
+    data = simulated_data(image_size=32, num_coils=4, snr=20.0, seed=0, n_test_template=2,
+                          real_per_unit=0, n_val=1)  # fmt: skip
+    checks = simulation_checks(data.test, "poisson_2d@4", 0)
+    assert checks == {"object grid": (128, 128), "reconstruction grid": (32, 32),
+                      "object grid >= 2x finer": True,
+                      "coil maps estimated from the undersampled data": True}  # fmt: skip
+    assert "128x128 grid" in data.description
+    with pytest.raises(ValueError, match="at least 2x finer"):
+        simulated_data(image_size=96, num_coils=4, snr=20.0, seed=0, n_test_template=2,
+                       real_per_unit=0, n_val=1)  # fmt: skip

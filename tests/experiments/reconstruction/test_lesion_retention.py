@@ -13,18 +13,21 @@ from mricompendium.experiments.reconstruction.lesions import (
 )
 
 
-def _cases(size: int, n: int = 3) -> CaseSet:
-    y, x = np.mgrid[:size, :size] - (size - 1) / 2
-    mask = x**2 + y**2 < (0.4 * size) ** 2
-    images = np.stack([mask * (0.5 + 0.1 * i) for i in range(n)]).astype(np.float32)
+def _cases(size: int, n: int = 3, fine: int = 128) -> CaseSet:
+    y, x = np.mgrid[:fine, :fine] - (fine - 1) / 2
+    mask = x**2 + y**2 < (0.4 * fine) ** 2
+    objects = np.stack([mask * (0.5 + 0.1 * i) for i in range(n)]).astype(np.float32)
     names = [f"c{i}" for i in range(n)]
-    return CaseSet(images, np.stack([mask] * n), names, names, ["template"] * n)
+    return CaseSet.from_objects(objects, np.stack([mask] * n), size, names, names,
+                                ["template"] * n)  # fmt: skip
 
 
 @pytest.mark.parametrize("size", [32, 64, 128])
 def test_lesion_size_scales_with_the_image(size: int) -> None:
     cases, lesions = lesion_cases(_cases(size), radius_fraction=(0.05, 0.1), contrast=0.5, seed=0)
     assert len(cases) == 3 and lesions.shape == (3, size, size)
+    assert cases.objects.shape == (3, 128, 128)  # the lesion is part of the object
+    assert not np.array_equal(cases.objects, _cases(size).objects)
     area = lesions.sum(axis=(1, 2)) / size**2
     assert np.all((area > np.pi * 0.05**2 * 0.5) & (area < np.pi * 0.1**2 * 1.5))
     assert lesion_radius_px(size, (0.05, 0.1)) == (0.05 * size, 0.1 * size)

@@ -100,11 +100,8 @@ def test_cs_beats_zero_filled_and_its_grid_widens_to_an_interior_weight(
         cs_baseline(-1.0, 10)
 
 
-def test_radial_single_coil_evaluation_runs() -> None:
-    y, x = np.mgrid[:32, :32] - 15.5
-    masks = np.stack([x**2 + y**2 < 120, x**2 + y**2 < 140])
-    images = (masks * (0.5 + 0.5 * np.cos(x / 4))).astype(np.float32)
-    sim = KspaceSimulator(images, masks, num_coils=1, snr=30.0, seed=0)
+def test_radial_single_coil_evaluation_runs(single_coil_sim: KspaceSimulator) -> None:
+    sim = single_coil_sim
     meta = [("a", "a", "t"), ("b", "b", "t")]
     model = build_model("ReconResNet", chans=4, num_blocks=1)
     rows = evaluate(model, sim, "radial@4", meta, seed=0, name="ReconResNet").rows

@@ -12,36 +12,47 @@ Everything here reads exactly those layouts (and a plain CSV stimulus table with
 ``trial, image``), and fails with :class:`~mricompendium.data.errors.DataError` naming the file
 and the problem, or :class:`FileNotFoundError` naming the missing path.
 
-Folder layout read by :func:`load_nsd_subject`::
+Which files a ``data_path`` holds (NSD's own download tree or a flat copy) is found by
+:mod:`mricompendium.data.fmri.nsd_tree`; :func:`load_subject` reads one subject's.
 
-    <folder>/nsdgeneral.nii.gz               mask, 1 inside (optional: all voxels otherwise)
-    <folder>/betas_session01.nii.gz | .hdf5  one file per session, sessions in name order
-    <folder>/stimulus_table.csv              trial, image (0-based ids) ... or
-    <folder>/../nsd_expdesign.mat            with ``subject=`` (NSD's shared design file)
+Orientation: the ROI mask and NIfTI betas are compared on their RAS+ grids
+(:mod:`mricompendium.data.orientation`; refused, naming both files, when they differ) and the
+mask is brought into the betas' stored voxel order before voxels are selected. HDF5 betas carry
+no affine: they are NSD's NIfTI voxel order transposed, so the mask is used as stored and only
+its shape is checked.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
-import re
 from pathlib import Path
 
 import numpy as np
 
 from mricompendium.data.errors import DataError
-from mricompendium.data.loaders import load_nifti
+from mricompendium.data.fmri.nsd_tree import (
+    NSD_TRIALS_PER_SESSION,
+    SubjectFiles,
+    find_layout,
+    session_files,
+)
+from mricompendium.data.loaders import load_nifti, open_h5
+from mricompendium.data.orientation import Grid, check_same_grid, header_grid, load_ras
 
 __all__ = [
     "NSD_BETA_SCALE",
     "NSDSubject",
     "describe_nsd_folder",
+    "inspect_betas",
     "load_betas",
     "load_mask",
     "load_nsd_images",
     "load_nsd_subject",
     "load_stimulus_table",
+    "load_subject",
     "nsd_trial_images",
+    "subject_trial_images",
 ]
 
 NSD_BETA_SCALE = 300.0  # NSD stores int16 betas as percent signal change * 300
@@ -64,16 +75,57 @@ def load_mask(path: PathLike) -> np.ndarray:
     return mask
 
 
-def _read_hdf5_betas(p: Path) -> np.ndarray:
-    import h5py
+def _mask_for(betas: Path, mask_file: Path) -> np.ndarray:
+    """The ROI as a boolean mask in the voxel order of ``betas`` (see the module docstring)."""
+    from nibabel.orientations import apply_orientation, axcodes2ornt, ornt_transform
 
-    try:
-        with h5py.File(p, "r") as f:
+    if betas.name.lower().endswith((".hdf5", ".h5")):
+        return load_mask(mask_file)
+    data, grid = load_ras(mask_file, dtype=np.float32)
+    target = header_grid(betas, ndim=(4,))
+    check_same_grid(grid, target, what=f"betas vs the ROI {mask_file.name}")
+    to_stored = ornt_transform(axcodes2ornt("RAS"), target.ornt)
+    mask = apply_orientation(data, to_stored) > 0
+    if not mask.any():
+        raise DataError(mask_file, "mask holds no voxel > 0")
+    return np.ascontiguousarray(mask)
+
+
+def inspect_betas(path: PathLike, mask_file: Path | None = None) -> int:
+    """The number of trials of one session file, from its header (NIfTI) or dataset shape
+    (HDF5), checked against the ROI's grid; no beta is read.
+
+    Raises:
+        DataError: not 4-D, no ``betas`` dataset, a grid or shape that differs from the ROI's.
+    """
+
+    p = _exists(path)
+    if p.name.lower().endswith((".hdf5", ".h5")):
+        with open_h5(p) as f:
             if "betas" not in f:
                 raise DataError(p, f"has no dataset 'betas' (datasets: {sorted(f.keys())})")
-            data = f["betas"][()]
-    except OSError as err:
-        raise DataError(p, f"not a readable HDF5 file ({err})") from err
+            shape = tuple(f["betas"].shape)
+        if len(shape) != 4:
+            raise DataError(p, f"dataset 'betas' has shape {shape}; expected (trials, Z, Y, X)")
+        if mask_file is not None:
+            m = header_grid(mask_file)
+            stored = tuple(int(m.shape[int(a)]) for a in m.ornt[:, 0])  # the file's own order
+            if stored != shape[:0:-1]:
+                raise DataError(
+                    p, f"volume {shape[:0:-1]} does not match {mask_file.name} {stored}"
+                )
+        return int(shape[0])
+    grid: Grid = header_grid(p, ndim=(4,))
+    if mask_file is not None:
+        check_same_grid(header_grid(mask_file), grid, what=f"betas vs the ROI {mask_file.name}")
+    return int(grid.shape[3])
+
+
+def _read_hdf5_betas(p: Path) -> np.ndarray:
+    with open_h5(p) as f:
+        if "betas" not in f:
+            raise DataError(p, f"has no dataset 'betas' (datasets: {sorted(f.keys())})")
+        data = f["betas"][()]
     if data.ndim != 4:
         raise DataError(p, f"dataset 'betas' has shape {data.shape}; expected (trials, Z, Y, X)")
     return np.transpose(data, (3, 2, 1, 0))  # -> (X, Y, Z, trials), the NIfTI layout
@@ -133,6 +185,9 @@ def load_stimulus_table(path: PathLike) -> dict[str, np.ndarray]:
     missing = [c for c in ("trial", "image") if c not in df.columns]
     if missing:
         raise DataError(p, f"missing columns {missing} (has {list(df.columns)})")
+    if df.isna().to_numpy().any():  # a cut line, or a field left empty
+        row = int(df.isna().any(axis=1).to_numpy().argmax())
+        raise DataError(p, f"row {row + 1} has empty fields (a truncated or damaged file?)")
     for col in ("trial", "image"):
         if not pd.api.types.is_integer_dtype(df[col]) or (df[col] < 0).any():
             raise DataError(p, f"column {col!r} must hold non-negative integers")
@@ -142,13 +197,20 @@ def load_stimulus_table(path: PathLike) -> dict[str, np.ndarray]:
     return {c: df[c].to_numpy() for c in df.columns}
 
 
-def nsd_trial_images(path: PathLike, subject: int, n_trials: int | None = None) -> np.ndarray:
+def nsd_trial_images(
+    path: PathLike,
+    subject: int,
+    n_trials: int | None = None,
+    *,
+    trials: np.ndarray | None = None,
+) -> np.ndarray:
     """0-based NSD image ids (among 73,000) of one subject's trials, from ``nsd_expdesign.mat``.
 
     Args:
         path: NSD's ``nsd_expdesign.mat`` (``masterordering`` 1 x 30000, ``subjectim`` 8 x 10000).
         subject: 1-8.
         n_trials: keep the first trials only (e.g. 750 per session loaded).
+        trials: 0-based trial numbers to map instead (e.g. those of sessions 3 and 7).
     """
     from scipy.io import loadmat
 
@@ -167,29 +229,32 @@ def nsd_trial_images(path: PathLike, subject: int, n_trials: int | None = None) 
     if order.min() < 1 or order.max() > subjectim.shape[1]:
         raise DataError(p, "masterordering indexes outside subjectim")
     ids = subjectim[subject - 1, order - 1] - 1
+    if trials is not None:
+        trials = np.asarray(trials, dtype=np.int64)
+        if trials.size and (trials.min() < 0 or trials.max() >= ids.size):
+            raise DataError(
+                p, f"masterordering lists {ids.size} trials, trial {trials.max()} asked"
+            )
+        return ids[trials]
     return ids[:n_trials] if n_trials is not None else ids
 
 
 def load_nsd_images(path: PathLike, ids: np.ndarray, size: int) -> np.ndarray:
     """Images ``ids`` from ``nsd_stimuli.hdf5`` (``imgBrick``), resized: ``(N, 3, size, size)``."""
-    import h5py
     import torch
     import torch.nn.functional as F
 
     p = _exists(path)
     ids = np.asarray(ids, dtype=np.int64)
     order = np.argsort(ids)
-    try:
-        with h5py.File(p, "r") as f:
-            if "imgBrick" not in f:
-                raise DataError(p, f"has no dataset 'imgBrick' (datasets: {sorted(f.keys())})")
-            brick = f["imgBrick"]
-            if brick.ndim != 4 or brick.shape[-1] != 3 or ids.max(initial=0) >= brick.shape[0]:
-                raise DataError(p, f"imgBrick {brick.shape} cannot serve ids up to {ids.max()}")
-            uniq, inv = np.unique(ids[order], return_inverse=True)
-            raw = brick[uniq.tolist()]
-    except OSError as err:
-        raise DataError(p, f"not a readable HDF5 file ({err})") from err
+    with open_h5(p) as f:
+        if "imgBrick" not in f:
+            raise DataError(p, f"has no dataset 'imgBrick' (datasets: {sorted(f.keys())})")
+        brick = f["imgBrick"]
+        if brick.ndim != 4 or brick.shape[-1] != 3 or ids.max(initial=0) >= brick.shape[0]:
+            raise DataError(p, f"imgBrick {brick.shape} cannot serve ids up to {ids.max()}")
+        uniq, inv = np.unique(ids[order], return_inverse=True)
+        raw = brick[uniq.tolist()]
     x = torch.from_numpy(raw[inv]).permute(0, 3, 1, 2).float() / 255.0
     x = F.interpolate(x, size=(size, size), mode="area")
     out = np.empty((ids.size, 3, size, size), np.float32)
@@ -197,10 +262,37 @@ def load_nsd_images(path: PathLike, ids: np.ndarray, size: int) -> np.ndarray:
     return out
 
 
+def subject_trial_images(files: SubjectFiles, counts: list[int]) -> np.ndarray:
+    """0-based image ids of the trials of ``files.betas[:len(counts)]`` (``counts`` trials each).
+
+    With NSD's design file, session ``s`` holds NSD's trials ``750 (s - 1) ...``; with a
+    ``stimulus_table.csv``, rows are the loaded sessions' trials in order.
+
+    Raises:
+        DataError: a session with more than 750 trials, or a table listing too few trials.
+        ValueError: the design file without a subject number (a folder not named ``subjNN``).
+    """
+    if files.table is not None:
+        image = load_stimulus_table(files.table)["image"]
+        if len(image) < sum(counts):
+            raise DataError(files.table, f"lists {len(image)} trials, the betas hold {sum(counts)}")
+        return image[: sum(counts)]
+    assert files.design is not None
+    if files.number is None:
+        raise ValueError(f"{files.name}: not named subjNN, so {files.design} cannot be read for it")
+    parts = []
+    for s, n, f in zip(files.sessions, counts, files.betas, strict=False):
+        if n > NSD_TRIALS_PER_SESSION:
+            raise DataError(f, f"holds {n} trials; an NSD session has {NSD_TRIALS_PER_SESSION}")
+        parts.append(NSD_TRIALS_PER_SESSION * (s - 1) + np.arange(n))
+    return nsd_trial_images(files.design, files.number, trials=np.concatenate(parts))
+
+
 @dataclasses.dataclass
 class NSDSubject:
-    """One subject's real betas: ``betas (trials, V)`` z-scored per session, ``session (trials,)``,
-    ``image (trials,)`` ids, and the files read (for the record's fingerprint)."""
+    """One subject's real betas: ``betas (trials, V)`` z-scored per session, ``session (trials,)``
+    (0-based position among the sessions read), ``image (trials,)`` 0-based ids into
+    ``imgBrick``, and the files read (for the record's fingerprint)."""
 
     name: str
     betas: np.ndarray
@@ -209,78 +301,61 @@ class NSDSubject:
     files: list[Path]
 
 
-def _session_files(folder: Path) -> list[Path]:
-    pattern = re.compile(r"betas_session(\d+)\.(nii|nii\.gz|hdf5|h5)$")
-    files = sorted(
-        (f for f in folder.iterdir() if pattern.search(f.name)),
-        key=lambda f: int(pattern.search(f.name).group(1)),
-    )
-    if not files:
-        raise FileNotFoundError(f"{folder}: no betas_sessionXX.(nii.gz|hdf5) files")
-    return files
+def load_subject(files: SubjectFiles, *, max_sessions: int | None = None) -> NSDSubject:
+    """Load one subject (:class:`~mricompendium.data.fmri.nsd_tree.SubjectFiles`); betas are
+    z-scored per session, the ROI (if any) selects the voxels."""
+    betas_files = list(files.betas[:max_sessions])
+    parts, sessions = [], []
+    for s, f in enumerate(betas_files):
+        mask = _mask_for(f, files.mask) if files.mask is not None else None
+        b = load_betas(f, mask=mask)
+        parts.append((b - b.mean(0)) / (b.std(0) + 1e-6))
+        sessions.append(np.full(len(b), s))
+    betas, session = np.concatenate(parts), np.concatenate(sessions)
+    image = subject_trial_images(files, [len(p) for p in parts])
+    used = [p for p in (files.table, files.design, files.mask) if p is not None]
+    return NSDSubject(files.name, betas.astype(np.float32), session, image, betas_files + used)
 
 
 def load_nsd_subject(
     folder: PathLike, *, subject: int | None = None, max_sessions: int | None = None
 ) -> NSDSubject:
-    """Load a subject folder (layout in the module docstring); betas z-scored per session.
+    """Load a flat subject folder ``subjNN/`` (betas, optional ``nsdgeneral.nii.gz``, and
+    ``stimulus_table.csv`` or ``../nsd_expdesign.mat``); betas z-scored per session.
 
     Args:
         folder: the subject's folder.
-        subject: NSD subject number, needed only with ``nsd_expdesign.mat``.
+        subject: NSD subject number for the design file (default: from the name ``subjNN``).
         max_sessions: read the first sessions only.
     """
     folder = _exists(folder)
-    files = _session_files(folder)[:max_sessions]
-    mask_file = folder / "nsdgeneral.nii.gz"
-    mask = load_mask(mask_file) if mask_file.exists() else None
-    parts, sessions = [], []
-    for s, f in enumerate(files):
-        b = load_betas(f, mask=mask)
-        parts.append((b - b.mean(0)) / (b.std(0) + 1e-6))
-        sessions.append(np.full(len(b), s))
-    betas, session = np.concatenate(parts), np.concatenate(sessions)
+    sessions, betas = session_files(folder)
     table = folder / "stimulus_table.csv"
-    if table.exists():
-        image = load_stimulus_table(table)["image"]
-        used = [table]
-    else:
-        design = folder.parent / "nsd_expdesign.mat"
-        if subject is None:
-            raise ValueError(f"{folder}: no stimulus_table.csv; pass subject= to use {design}")
-        image, used = nsd_trial_images(design, subject), [design]
-    if len(image) < len(betas):
-        raise DataError(used[0], f"lists {len(image)} trials but the betas hold {len(betas)}")
-    read = files + used + ([mask_file] if mask is not None else [])
-    return NSDSubject(folder.name, betas.astype(np.float32), session, image[: len(betas)], read)
+    design = folder.parent / "nsd_expdesign.mat"
+    number = subject if subject is not None else (
+        int(folder.name[4:]) if folder.name[4:].isdigit() else None)  # fmt: skip
+    if not table.exists() and number is None:
+        raise ValueError(f"{folder}: no stimulus_table.csv; pass subject= to use {design}")
+    mask = folder / "nsdgeneral.nii.gz"
+    files = SubjectFiles(folder.name, number, sessions, betas, mask if mask.exists() else None,
+                         table if table.exists() else None,
+                         None if table.exists() else design)  # fmt: skip
+    return load_subject(files, max_sessions=max_sessions)
 
 
 def describe_nsd_folder(folder: PathLike) -> str:
-    """Check a MindEye2 ``data_path`` quickly (layout, headers; no betas loaded) and describe it.
+    """Check a MindEye2 ``data_path``'s layout quickly (no betas loaded) and describe it.
 
     Raises:
         FileNotFoundError: ``folder`` or a required file does not exist.
         DataError: fewer than two subject folders, a subject without a stimulus table or design
             file, or an ``nsd_stimuli.hdf5`` without ``imgBrick``.
     """
-    import h5py
+    from mricompendium.data.fmri.nsd_tree import _stimuli_shape
 
-    root = _exists(folder)
-    dirs = sorted(d for d in root.iterdir() if d.is_dir() and d.name.startswith("subj"))
-    if len(dirs) < 2:
-        raise DataError(root, f"needs >= 2 subject folders subjNN/, found {len(dirs)}")
-    parts = []
-    for d in dirs:
-        files = _session_files(d)
-        if not (d / "stimulus_table.csv").exists() and not (root / "nsd_expdesign.mat").exists():
-            raise DataError(d, "has no stimulus_table.csv and the folder no nsd_expdesign.mat")
-        parts.append(f"{d.name}: {len(files)} sessions")
-    stim = _exists(root / "nsd_stimuli.hdf5")
-    try:
-        with h5py.File(stim, "r") as f:
-            if "imgBrick" not in f:
-                raise DataError(stim, "has no dataset 'imgBrick'")
-            shape = f["imgBrick"].shape
-    except OSError as err:
-        raise DataError(stim, f"not a readable HDF5 file ({err})") from err
-    return f"{len(dirs)} subjects ({', '.join(parts)}); nsd_stimuli.hdf5 imgBrick {shape}"
+    layout = find_layout(folder)
+    parts = [f"{s.name}: {len(s.betas)} sessions" for s in layout.subjects]
+    shape = _stimuli_shape(layout.stimuli)
+    return (
+        f"{len(layout.subjects)} subjects ({', '.join(parts)}); nsd_stimuli.hdf5 imgBrick {shape}"
+    )

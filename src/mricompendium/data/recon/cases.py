@@ -1,5 +1,10 @@
 """Test cases for reconstruction, each with its unit of independence and its group.
 
+A :class:`CaseSet` holds each slice twice: on the reconstruction grid (``images``, ``masks``:
+what the metrics and figures use) and on the finer grid the k-space is simulated on
+(``objects``, ``object_masks``: the embedded data's own 128 x 128 grid), so that the simulator
+never makes its data with the operator that reconstructs them.
+
 * :func:`template_cases`: fresh variants of the MNI template drawn at axial positions away from
   every training slice of the embedded set (each its own deformation, contrast and bias; the
   simulator then gives each its own phase, coils, noise and mask): every case is a unit.
@@ -42,8 +47,11 @@ class CaseSet:
     """Magnitude test slices with their ids, units of independence and groups.
 
     Attributes:
-        images: float32 ``(N, H, W)``; masks: bool ``(N, H, W)`` brain (head) masks.
+        images: float32 ``(N, H, W)``; masks: bool ``(N, H, W)`` brain (head) masks, on the
+            reconstruction grid.
         case: unique id per slice. unit: the unit each slice belongs to. group: what it is.
+        objects: float32 ``(N, Hs, Ws)``, the same slices on the finer object grid (``None``
+            when the set has none); object_masks: their bool masks.
     """
 
     images: np.ndarray
@@ -51,6 +59,8 @@ class CaseSet:
     case: list[str]
     unit: list[str]
     group: list[str]
+    objects: np.ndarray | None = None
+    object_masks: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = len(self.images)
@@ -58,27 +68,52 @@ class CaseSet:
             raise ValueError("images, masks, case, unit and group must have one entry per slice")
         if len(set(self.case)) != n:
             raise ValueError("case ids must be unique")
+        if (self.objects is None) != (self.object_masks is None):
+            raise ValueError("objects and object_masks come together")
+        if self.objects is not None and (
+            len(self.objects) != n or np.shape(self.object_masks) != np.shape(self.objects)
+        ):
+            raise ValueError("objects and object_masks must be (N, Hs, Ws), one per slice")
+
+    @classmethod
+    def from_objects(
+        cls, objects: np.ndarray, masks: np.ndarray, size: int, case: list[str],
+        unit: list[str], group: list[str],
+    ) -> CaseSet:  # fmt: skip
+        """Cases from slices on the object grid; the reconstruction grid ``size x size`` is
+        derived as the embedded set derives its smaller sizes (:func:`resize_stack`)."""
+        objects = np.asarray(objects, dtype=np.float32)
+        masks = np.asarray(masks).astype(bool)
+        images = resize_stack(objects, size)
+        small = resize_stack(masks.astype(np.float32), size) >= 0.5
+        return cls(images, small, list(case), list(unit), list(group), objects, masks)
 
     def __len__(self) -> int:
         return len(self.case)
 
     @classmethod
     def concat(cls, *sets: CaseSet) -> CaseSet:
-        """The sets one after another."""
+        """The sets one after another (objects kept when every set has them)."""
+        fine = all(s.objects is not None for s in sets)
         return cls(
             images=np.concatenate([s.images for s in sets]),
             masks=np.concatenate([s.masks for s in sets]),
             case=[c for s in sets for c in s.case],
             unit=[u for s in sets for u in s.unit],
             group=[g for s in sets for g in s.group],
+            objects=np.concatenate([s.objects for s in sets]) if fine else None,
+            object_masks=np.concatenate([s.object_masks for s in sets]) if fine else None,
         )
 
     def subset(self, index: np.ndarray | list[int]) -> CaseSet:
         """The slices ``index`` in that order."""
         idx = np.asarray(index, dtype=np.int64)
         pick = [int(i) for i in idx]
+        fine = self.objects is not None
         return CaseSet(self.images[idx], self.masks[idx], [self.case[i] for i in pick],
-                       [self.unit[i] for i in pick], [self.group[i] for i in pick])  # fmt: skip
+                       [self.unit[i] for i in pick], [self.group[i] for i in pick],
+                       self.objects[idx] if fine else None,
+                       self.object_masks[idx] if fine else None)  # fmt: skip
 
     def summary(self) -> str:
         """``"template 40 slices (40 units), real EPI 38 slices (3 units), ..."``."""
@@ -136,8 +171,9 @@ def template_cases(
     ``offsets[(j // 5) % len(offsets)]`` mm (default 14: 6 mm from the nearest training slice,
     where the embedded test slices sit 3 mm away), with its own deformation, contrast change
     and bias field drawn from ``case_seed(seed, j)`` by the embedded set's own simulator
-    (:func:`~mricompendium.data.embedded.simulate_slice`), rendered at 128 and downsampled
-    like the embedded slices. Every case is its own unit; the group is ``"template"``.
+    (:func:`~mricompendium.data.embedded.simulate_slice`), rendered at 128 (the objects) and
+    downsampled like the embedded slices (the images). Every case is its own unit; the group is
+    ``"template"``.
     """
     if not isinstance(n, int) or n < 1:
         raise ValueError(f"n must be a positive int, got {n!r}")
@@ -156,19 +192,17 @@ def template_cases(
         images.append(img.astype(np.float32))
         masks.append(mask)
         names.append(f"mni_z{z:03d}_t{j:03d}")
-    imgs = resize_stack(np.stack(images), size) if size != SIZE else np.stack(images)
-    msk = np.stack(masks)
-    msk = resize_stack(msk.astype(np.float32), size) >= 0.5 if size != SIZE else msk
-    return CaseSet(imgs.astype(np.float32), msk.astype(bool), names, list(names),
-                   ["template"] * n)  # fmt: skip
+    return CaseSet.from_objects(np.stack(images), np.stack(masks), size, names, list(names),
+                                ["template"] * n)  # fmt: skip
 
 
 def embedded_real_cases(size: int, *, per_unit: int | None = None) -> CaseSet:
     """The embedded real slices; unit = source volume; group ``"real T1"`` or ``"real EPI"``.
 
-    ``per_unit`` keeps at most that many slices per volume (evenly spaced).
+    ``per_unit`` keeps at most that many slices per volume (evenly spaced). The objects are the
+    slices at the embedded set's 128 x 128.
     """
-    real = load_slices("real", size=size)
+    real = load_slices("real")
     manifest = json.loads((paths.data_root() / "manifest.json").read_text())
     files = [s["file"] for s in manifest["real_slices"]]
     notes = {s["file"]: s.get("note", "") for s in manifest["real_slices"]}
@@ -179,7 +213,7 @@ def embedded_real_cases(size: int, *, per_unit: int | None = None) -> CaseSet:
             raise ValueError(f"per_unit must be >= 1, got {per_unit}")
         keep = np.concatenate([_even(np.flatnonzero(np.asarray(files) == f), per_unit)
                                for f in dict.fromkeys(files)])  # fmt: skip
-    out = CaseSet(real.images, real.masks, list(real.names), files, group)
+    out = CaseSet.from_objects(real.images, real.masks, size, list(real.names), files, group)
     return out.subset(keep)
 
 
@@ -189,8 +223,13 @@ def _even(index: np.ndarray, k: int) -> np.ndarray:
     return index[np.linspace(0, len(index) - 1, k).round().astype(int)]
 
 
-def slice_set_cases(slices: SliceSet, group: str) -> CaseSet:
-    """Cases from a :class:`SliceSet` whose names end in ``_z<slice>``: unit = the volume."""
+def slice_set_cases(slices: SliceSet, group: str, size: int | None = None) -> CaseSet:
+    """Cases from a :class:`SliceSet` whose names end in ``_z<slice>``: unit = the volume.
+
+    With ``size``, the slices are the objects and the reconstruction grid is ``size x size``.
+    """
     units = [re.sub(r"_z\d+$", "", n) for n in slices.names]
-    return CaseSet(slices.images, slices.masks, list(slices.names), units,
-                   [group] * len(slices))  # fmt: skip
+    names, groups = list(slices.names), [group] * len(slices)
+    if size is not None:
+        return CaseSet.from_objects(slices.images, slices.masks, size, names, units, groups)
+    return CaseSet(slices.images, slices.masks, names, units, groups)

@@ -1,12 +1,25 @@
 """Real registration data: Learn2Reg/OASIS-style NIfTI pairs and ACDC-style cardiac frames.
 
-* **Learn2Reg (OASIS task)**: a folder with ``imagesTr/<name>.nii.gz`` and
-  ``labelsTr/<name>.nii.gz`` (same names, integer label maps), and optionally a ``*_dataset.json``
-  listing pairs under ``registration_val`` / ``registration_test`` as ``{"fixed": "./imagesTr/...",
-  "moving": ...}``. Without the JSON, consecutive images (sorted by name) are paired.
-* **ACDC**: one folder per patient ``patientNNN/`` with ``Info.cfg`` (``ED: <frame>``, ``ES:
-  <frame>``), ``patientNNN_frameFF.nii.gz`` and ``patientNNN_frameFF_gt.nii.gz`` (labels 0
-  background, 1 RV, 2 myocardium, 3 LV blood pool).
+* **Learn2Reg (OASIS task)**, as the challenge ships it: ``OASIS/imagesTr/OASIS_0001_0000.nii.gz``,
+  ``labelsTr/OASIS_0001_0000.nii.gz`` (same names, integer label maps; ``masksTr/`` is not read)
+  and ``OASIS_dataset.json`` listing pairs under ``registration_val`` as ``{"fixed":
+  "./imagesTr/...", "moving": ...}``. Without the JSON, consecutive images (sorted by name) are
+  paired.
+* **ACDC**, as the challenge ships it: ``database/training/patientNNN/`` (and
+  ``database/testing/``) with ``Info.cfg`` (``ED: <frame>``, ``ES: <frame>``),
+  ``patientNNN_frameFF.nii.gz`` and ``patientNNN_frameFF_gt.nii.gz`` (labels 0 background, 1 RV,
+  2 myocardium, 3 LV blood pool); ``patientNNN_4d.nii.gz`` is not read. :func:`find_acdc_patients`
+  finds the patient folders at any depth.
+
+Every volume is reoriented to RAS+ (:mod:`mricompendium.data.orientation`) and the four volumes
+of a pair (two images, two label maps) must then share one grid: a pair is matched voxel by voxel,
+so grids that differ (a subject stored flipped without the affine saying so, images that are not
+co-registered) are refused naming both files. A :class:`VolumePair` then holds the volumes in
+slicing order, ``(rows, columns, slices)``: slice ``k`` is the display slice
+(:func:`~mricompendium.data.orientation.display_slice`) across the plane the notebooks register:
+coronal for Learn2Reg brains (superior at the top, the subject's left -> right along the
+columns, as the template slices the networks train on), and for ACDC the short-axis stack (the
+axis of the thick slices wherever RAS+ puts it, :func:`.orientation.stack_axis`).
 
 Missing files raise :class:`FileNotFoundError` naming them; unusable ones
 :class:`~mricompendium.data.errors.DataError` naming the file and the problem.
@@ -27,11 +40,14 @@ import torch
 from scipy import ndimage
 
 from mricompendium.data.errors import DataError
-from mricompendium.data.loaders import load_nifti
+from mricompendium.data.orientation import PLANES, Grid, check_same_grid, load_ras, stack_axis
 
 __all__ = [
     "ACDC_LABELS",
     "VolumePair",
+    "acdc_files",
+    "find_acdc_patients",
+    "learn2reg_files",
     "load_acdc_patient",
     "load_learn2reg_pairs",
     "slice_pairs_2d",
@@ -44,12 +60,13 @@ ACDC_TO_OURS = {3: 1, 2: 2}  # LV blood pool -> BLOOD, myocardium -> MYO (RV not
 
 @dataclass(frozen=True)
 class VolumePair:
-    """A moving/fixed pair of volumes with label maps on the same grid.
+    """A moving/fixed pair of volumes with label maps on the same grid, in slicing order.
 
     Attributes:
-        moving, fixed: float32 ``(X, Y, Z)`` intensities.
-        moving_labels, fixed_labels: int64 ``(X, Y, Z)``.
-        spacing_mm: voxel size along each axis (from the fixed image's affine).
+        moving, fixed: float32 ``(rows, columns, slices)`` intensities: RAS+ volumes arranged
+            so that ``[:, :, k]`` is the display slice ``k`` of the registered plane.
+        moving_labels, fixed_labels: int64, the same layout.
+        spacing_mm: voxel size along each of those axes (from the fixed image's affine).
         name: e.g. ``"OASIS_0439_0000->OASIS_0438_0000"`` or ``"patient001 ED->ES"``.
         unit: the unit of independence (subject pair or patient).
     """
@@ -63,31 +80,40 @@ class VolumePair:
     unit: str
 
 
-def _volume(path: Path, labels: bool) -> tuple[np.ndarray, np.ndarray]:
-    data, affine = load_nifti(path, dtype=None if labels else np.float32, ndim=(3,))
+def _volume(path: Path, labels: bool) -> tuple[np.ndarray, Grid]:
+    data, grid = load_ras(path, dtype=None if labels else np.float32, finite=not labels)
     if labels:
         if not np.issubdtype(data.dtype, np.integer):
             if not np.all(np.isfinite(data)) or np.any(data != np.round(data)):
                 raise DataError(path, "label map holds non-integer values")
         data = data.astype(np.int64)
-    elif not np.all(np.isfinite(data)):
-        raise DataError(path, "image holds NaN or infinite values")
-    return data, affine
+    return data, grid
 
 
-def _spacing(affine: np.ndarray) -> tuple[float, ...]:
-    return tuple(float(s) for s in np.linalg.norm(affine[:3, :3], axis=0))
+def _slicing_order(vol: np.ndarray, axis: int) -> np.ndarray:
+    """``(rows, columns, slices)``: display slices across RAS+ ``axis`` stacked last."""
+    return np.ascontiguousarray(np.rot90(np.moveaxis(vol, axis, -1), axes=(0, 1)))
 
 
-def _pair(mov: Path, fix: Path, mlab: Path, flab: Path, name: str, unit: str) -> VolumePair:
-    m, _ = _volume(mov, False)
-    f, aff = _volume(fix, False)
-    ml, _ = _volume(mlab, True)
-    fl, _ = _volume(flab, True)
-    for arr, p in ((f, fix), (ml, mlab), (fl, flab)):
-        if arr.shape != m.shape:
-            raise DataError(p, f"shape {arr.shape} differs from {mov.name} {m.shape}")
-    return VolumePair(m, f, ml, fl, _spacing(aff), name, unit)
+def _slicing_spacing(spacing: tuple[float, ...], axis: int) -> tuple[float, ...]:
+    first, second = (a for a in range(3) if a != axis)  # rot90: rows <- second, columns <- first
+    return (spacing[second], spacing[first], spacing[axis])
+
+
+def _pair(
+    mov: Path, fix: Path, mlab: Path, flab: Path, name: str, unit: str, plane: int | None
+) -> VolumePair:
+    """Load, check one grid, arrange in slicing order (``plane``: RAS+ axis, ``None``: the
+    fixed image's slice stack)."""
+    f, ref = _volume(fix, False)
+    vols = [f]
+    for path, labels in ((mov, False), (mlab, True), (flab, True)):
+        data, grid = _volume(path, labels)
+        check_same_grid(ref, grid, what=f"paired with {fix.name}")
+        vols.append(data)
+    axis = stack_axis(ref) if plane is None else plane
+    f, m, ml, fl = (_slicing_order(v, axis) for v in vols)
+    return VolumePair(m, f, ml, fl, _slicing_spacing(ref.spacing_mm, axis), name, unit)
 
 
 def _strip(name: str) -> str:
@@ -108,10 +134,16 @@ def _json_pairs(root: Path, split: str) -> list[tuple[str, str]] | None:
         ) from err
 
 
-def load_learn2reg_pairs(
-    root: PathLike, *, split: str = "registration_val", max_pairs: int | None = None
-) -> list[VolumePair]:
-    """Learn2Reg/OASIS-style pairs (see the module docstring for the layout)."""
+def learn2reg_files(
+    root: PathLike, *, split: str = "registration_val"
+) -> list[tuple[str, tuple[Path, Path, Path, Path]]]:
+    """The pairs :func:`load_learn2reg_pairs` reads: ``(name, (moving, fixed, moving labels,
+    fixed labels))``, from the ``*_dataset.json`` or, without it, consecutive images.
+
+    Raises:
+        FileNotFoundError: a missing folder or a listed file that does not exist (named).
+        DataError: an unreadable JSON, or fewer than two images.
+    """
     root = Path(root)
     images, labels = root / "imagesTr", root / "labelsTr"
     for d in (root, images, labels):
@@ -123,15 +155,25 @@ def load_learn2reg_pairs(
         if len(names) < 2:
             raise DataError(images, "needs at least two NIfTI images to form a pair")
         listed = list(zip(names[1:], names[:-1], strict=True))
-    pairs = []
-    for mov, fix in listed[:max_pairs]:
-        paths = [images / mov, images / fix, labels / mov, labels / fix]
-        for p in paths:
+    out = []
+    for mov, fix in listed:
+        files = (images / mov, images / fix, labels / mov, labels / fix)
+        for p in files:
             if not p.is_file():
                 raise FileNotFoundError(f"no such file: {p}")
-        name = f"{_strip(mov)}->{_strip(fix)}"
-        pairs.append(_pair(*paths, name=name, unit=name))
-    return pairs
+        out.append((f"{_strip(mov)}->{_strip(fix)}", files))
+    return out
+
+
+def load_learn2reg_pairs(
+    root: PathLike, *, split: str = "registration_val", max_pairs: int | None = None
+) -> list[VolumePair]:
+    """Learn2Reg/OASIS-style pairs (see the module docstring), in coronal slicing order."""
+    coronal = PLANES["coronal"]
+    return [
+        _pair(*files, name=name, unit=name, plane=coronal)
+        for name, files in learn2reg_files(root, split=split)[:max_pairs]
+    ]
 
 
 def _read_info(path: Path) -> dict[str, str]:
@@ -148,29 +190,34 @@ def _read_info(path: Path) -> dict[str, str]:
     return info
 
 
-def load_acdc_patient(folder: PathLike) -> VolumePair:
-    """One ACDC patient's ED (moving) -> ES (fixed) pair, labels mapped to 1 LV blood, 2 myo."""
+def acdc_files(folder: PathLike) -> tuple[Path, Path, Path, Path]:
+    """One ACDC patient's ED image, ES image, ED labels and ES labels (frames from Info.cfg).
+
+    Raises:
+        FileNotFoundError: a missing folder, ``Info.cfg`` or frame (named).
+        DataError: an ``Info.cfg`` without integer ``ED`` / ``ES`` frames.
+    """
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"no such folder: {folder}")
     info = _read_info(folder / "Info.cfg")
     pid = folder.name
-
-    def frame(key: str, gt: bool) -> Path:
-        p = folder / f"{pid}_frame{int(info[key]):02d}{'_gt' if gt else ''}.nii.gz"
+    out = []
+    for key, gt in (("ED", ""), ("ES", ""), ("ED", "_gt"), ("ES", "_gt")):
+        p = folder / f"{pid}_frame{int(info[key]):02d}{gt}.nii.gz"
         if not p.is_file():
             raise FileNotFoundError(f"no such file: {p}")
-        return p
+        out.append(p)
+    return out[0], out[1], out[2], out[3]
 
-    pair = _pair(
-        frame("ED", False),
-        frame("ES", False),
-        frame("ED", True),
-        frame("ES", True),
-        name=f"{pid} ED->ES",
-        unit=pid,
-    )
-    for lab, p in ((pair.moving_labels, frame("ED", True)), (pair.fixed_labels, frame("ES", True))):
+
+def load_acdc_patient(folder: PathLike) -> VolumePair:
+    """One ACDC patient's ED (moving) -> ES (fixed) pair, labels mapped to 1 LV blood, 2 myo."""
+    folder = Path(folder)
+    ed, es, ed_gt, es_gt = acdc_files(folder)
+    pid = folder.name
+    pair = _pair(ed, es, ed_gt, es_gt, name=f"{pid} ED->ES", unit=pid, plane=None)  # the stack
+    for lab, p in ((pair.moving_labels, ed_gt), (pair.fixed_labels, es_gt)):
         if lab.min() < 0 or lab.max() > 3:
             raise DataError(p, f"ACDC labels must lie in 0..3, found {lab.min()}..{lab.max()}")
     remap = np.zeros(4, dtype=np.int64)
@@ -185,6 +232,27 @@ def load_acdc_patient(folder: PathLike) -> VolumePair:
         pair.name,
         pair.unit,
     )
+
+
+def find_acdc_patients(root: PathLike) -> list[Path]:
+    """ACDC patient folders (``patientNNN/`` holding ``Info.cfg``) at any depth, sorted by name.
+
+    Raises:
+        FileNotFoundError: ``root`` is not a folder.
+        DataError: no patient folder, or two with the same name.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"no such folder: {root}")
+    found: dict[str, Path] = {}
+    for info in sorted(root.rglob("Info.cfg")):
+        d = info.parent
+        if d.name in found:
+            raise DataError(d, f"patient {d.name} also at {found[d.name]}: one copy per patient")
+        found[d.name] = d
+    if not found:
+        raise DataError(root, "no ACDC patient folder (patientNNN/Info.cfg) under it")
+    return [found[k] for k in sorted(found)]
 
 
 def _fit(x: np.ndarray, box: tuple[slice, slice], size: int, order: int) -> np.ndarray:

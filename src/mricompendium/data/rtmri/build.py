@@ -163,14 +163,20 @@ def code_fingerprint() -> str:
 
 
 def _manifest_config(cfg: BuildConfig, sim: SimConfig, preset: str) -> dict[str, Any]:
-    return {
-        "code": code_fingerprint(),
-        "format": FORMAT_VERSION,
-        "preset": preset,
-        "seed": cfg.seed,
-        "config": dataclasses.asdict(cfg),
-        "sim": sim.to_dict(),
-    }
+    """The manifest's head as it reads back from JSON (tuples become lists), so that
+    :func:`_up_to_date` compares like with like."""
+    return json.loads(
+        json.dumps(
+            {
+                "code": code_fingerprint(),
+                "format": FORMAT_VERSION,
+                "preset": preset,
+                "seed": cfg.seed,
+                "config": dataclasses.asdict(cfg),
+                "sim": sim.to_dict(),
+            }
+        )
+    )
 
 
 def _up_to_date(out: Path, head: dict[str, Any]) -> bool:

@@ -12,16 +12,28 @@ alignment of phones. What is read:
   first interval tier) or a label file with one ``start end label`` line per phone, in seconds, or
   in HTK units of 100 ns (recognised when the times are integers beyond 10 000).
 
-Layout of a data folder for :func:`load_folder`: one subfolder per speaker, holding for each
-utterance ``<stem>`` a frames source and ``<stem>.wav``, and optionally ``<stem>.TextGrid`` or
-``<stem>.lab``. The frame rate is not stored in these files: USC-TIMIT videos run at 23.18 frames/s,
-the 75-speaker set's at 83.28 (``frame_rate_hz``). Every unusable input raises
+Layouts of a data folder read by :func:`load_folder` (:func:`find_recordings` says which files):
+
+* the USC 75-speaker set as distributed (Lim et al. 2021, figshare 13725546), one folder per
+  speaker: ``sub001/2drt/recon/sub001_2drt_01_vcv1_r1_recon.h5`` (dataset ``/recon``) with
+  ``sub001/2drt/audio/sub001_2drt_01_vcv1_r1_audio.wav`` (``2drt/raw``, ``video`` and ``3d`` are
+  not read; the set ships no phone alignment: add ``2drt/audio/<stem>_audio.TextGrid``, e.g. from
+  a forced aligner). The reconstructions were written by MATLAB, so h5py sees each frame transposed;
+  frames are transposed back to the orientation of the data set's own figures (``imagesc`` of
+  ``h5read(...)(:, :, t)`` in usc-mrel/usc_speech_mri). A reconstruction without its audio is
+  skipped and counted (the set has a few);
+* a flat folder: one subfolder per speaker, holding for each utterance ``<stem>`` a frames source
+  and ``<stem>.wav``, and optionally ``<stem>.TextGrid`` or ``<stem>.lab``.
+
+The frame rate is not stored in these files: USC-TIMIT videos run at 23.18 frames/s, the
+75-speaker set's at 83.28 (1000 / (2 x 6.004 ms), ``frame_rate_hz``). Every unusable input raises
 :class:`~mricompendium.data.errors.DataError` naming the file.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import re
 from collections.abc import Sequence
@@ -32,20 +44,29 @@ from scipy.signal import resample_poly
 
 from mricompendium.data.errors import DataError
 from mricompendium.data.rtmri.corpus import Utterance
+from mricompendium.data.rtmri.usc_tree import (
+    VIDEO,
+    RecordingFiles,
+    find_recordings,
+    speaker_roles,
+)
 from mricompendium.data.rtmri.utterances import Segment
 
 __all__ = [
     "Recording",
+    "RecordingFiles",
+    "find_recordings",
     "load_folder",
     "load_recording",
     "read_alignment",
     "read_audio",
     "read_frames",
     "resample_frames",
+    "speaker_roles",
     "to_utterances",
 ]
 
-_VIDEO = (".h5", ".hdf5", ".npy", ".avi", ".mp4")
+_VIDEO = VIDEO
 
 
 @dataclasses.dataclass
@@ -78,27 +99,36 @@ def _check_frames(arr: np.ndarray, source: Path) -> np.ndarray:
 def _read_h5(p: Path, dataset: str | None) -> np.ndarray:
     import h5py
 
-    try:
-        with h5py.File(p, "r") as f:
-            if dataset is None:
-                names: list[str] = []
-                f.visititems(
-                    lambda n, o: (
-                        names.append(n) if isinstance(o, h5py.Dataset) and o.ndim == 3 else None
-                    )
+    from mricompendium.data.loaders import open_h5
+
+    with open_h5(p) as f:
+        if dataset is None:
+            names: list[str] = []
+            f.visititems(
+                lambda n, o: (
+                    names.append(n) if isinstance(o, h5py.Dataset) and o.ndim == 3 else None
                 )
-                if not names:
-                    raise DataError(p, "no 3D dataset (T, H, W) in the HDF5 file")
-                dataset = names[0]
-            if dataset not in f:
-                raise DataError(p, f"no dataset {dataset!r} (has {sorted(f.keys())})")
-            return np.asarray(f[dataset])
-    except OSError as err:
-        raise DataError(p, f"not a readable HDF5 file ({err})") from err
+            )
+            if not names:
+                raise DataError(p, "no 3D dataset (T, H, W) in the HDF5 file")
+            dataset = names[0]
+        if dataset not in f:
+            raise DataError(p, f"no dataset {dataset!r} (has {sorted(f.keys())})")
+        return np.asarray(f[dataset])
 
 
-def read_frames(path: str | os.PathLike[str], *, dataset: str | None = None) -> np.ndarray:
-    """Frames ``(T, H, W)`` float32 from an HDF5, ``.npy``, PNG folder or video file."""
+def read_frames(
+    path: str | os.PathLike[str], *, dataset: str | None = None, transpose: bool = False
+) -> np.ndarray:
+    """Frames ``(T, H, W)`` float32 from an HDF5, ``.npy``, PNG folder or video file.
+
+    ``transpose`` swaps each frame's axes (HDF5 written by MATLAB, as the USC 75-speaker set).
+    """
+    frames = _read_frames(Path(path), dataset)
+    return np.ascontiguousarray(frames.transpose(0, 2, 1)) if transpose else frames
+
+
+def _read_frames(path: Path, dataset: str | None) -> np.ndarray:
     p = Path(path)
     if not p.exists():
         raise DataError(p, "frames not found")
@@ -117,15 +147,32 @@ def read_frames(path: str | os.PathLike[str], *, dataset: str | None = None) -> 
         return _check_frames(np.stack(imgs), p)
     suffix = p.suffix.lower()
     if suffix in (".h5", ".hdf5"):
-        return _check_frames(_read_h5(p, dataset), p)
+        frames = _read_h5(p, dataset)
+        return _check_frames(np.abs(frames) if np.iscomplexobj(frames) else frames, p)
     if suffix == ".npy":
-        try:
-            return _check_frames(np.load(p, allow_pickle=False), p)
-        except ValueError as err:
-            raise DataError(p, f"not a readable .npy array ({err})") from err
+        return _check_frames(_load_npy(p), p)
     if suffix in (".avi", ".mp4"):
         return _check_frames(_read_video(p), p)
     raise DataError(p, f"unknown frames format {suffix!r} (use {', '.join(_VIDEO)} or PNGs)")
+
+
+def _load_npy(p: Path) -> np.ndarray:
+    """A ``.npy`` array whose header accounts for exactly the bytes stored (no pickles)."""
+    try:
+        with p.open("rb") as f:
+            fmt = np.lib.format
+            version = fmt.read_magic(f)
+            read = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+            shape, _, dtype = read(f)
+            need = f.tell() + math.prod(shape) * dtype.itemsize
+        if need != p.stat().st_size:
+            raise DataError(p, f"header declares {shape} {dtype} ({need} bytes), the file "
+                               f"holds {p.stat().st_size}")  # fmt: skip
+        return np.load(p, allow_pickle=False)
+    except DataError:
+        raise
+    except Exception as err:  # noqa: BLE001 - a corrupt header: ValueError, SyntaxError ...
+        raise DataError(p, f"not a readable .npy array ({type(err).__name__}: {err})") from err
 
 
 def _read_video(p: Path) -> np.ndarray:
@@ -149,6 +196,7 @@ def read_audio(path: str | os.PathLike[str]) -> tuple[np.ndarray, int]:
     p = Path(path)
     if not p.is_file():
         raise DataError(p, "audio file not found")
+    _check_riff_size(p)
     try:
         audio, rate = sf.read(p, dtype="float32", always_2d=True)
     except (RuntimeError, sf.LibsndfileError) as err:
@@ -159,6 +207,44 @@ def read_audio(path: str | os.PathLike[str]) -> tuple[np.ndarray, int]:
     if not np.all(np.isfinite(mono)):
         raise DataError(p, "audio holds NaN or infinite samples")
     return mono, int(rate)
+
+
+def _check_riff_size(p: Path) -> None:
+    """A WAV file's header must agree with itself and with the file's length.
+
+    WAV carries no checksum; without these checks a truncated file reads short, and a damaged
+    channel count or sampling rate reinterprets the samples, both silently. The RIFF and data
+    chunk sizes must fit in the file, and in the ``fmt`` chunk the byte rate must equal rate x
+    block align and the block align channels x bytes per sample.
+    """
+    data = p.read_bytes()
+    if data[:4] != b"RIFF" or data[8:12] != b"WAVE":
+        return  # not WAV (FLAC ...): soundfile checks it
+    if int.from_bytes(data[4:8], "little") + 8 > len(data):
+        raise DataError(p, f"WAV header declares {int.from_bytes(data[4:8], 'little') + 8} "
+                        f"bytes, the file holds {len(data)} (truncated?)")  # fmt: skip
+    pos = 12
+    while pos + 8 <= len(data):
+        chunk, size = data[pos : pos + 4], int.from_bytes(data[pos + 4 : pos + 8], "little")
+        body = data[pos + 8 : pos + 8 + size]
+        if len(body) < size:
+            raise DataError(p, f"WAV chunk {chunk!r} declares {size} bytes, {len(body)} remain")
+        if chunk == b"fmt " and size >= 16:
+            _check_wav_format(p, body)
+        pos += 8 + size + (size % 2)
+
+
+def _check_wav_format(p: Path, body: bytes) -> None:
+    def u(a: int, b: int) -> int:
+        return int.from_bytes(body[a:b], "little")
+
+    channels, rate, byte_rate, align, bits = u(2, 4), u(4, 8), u(8, 12), u(12, 14), u(14, 16)
+    if align != channels * ((bits + 7) // 8) or byte_rate != rate * align:
+        raise DataError(
+            p,
+            f"inconsistent WAV format chunk ({channels} channels, {rate} Hz, {bits} bits, "
+            f"block {align}, {byte_rate} bytes/s)",
+        )
 
 
 def _textgrid(p: Path, text: str) -> list[Segment]:
@@ -204,7 +290,10 @@ def read_alignment(path: str | os.PathLike[str]) -> list[Segment]:
     try:
         text = p.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
-        text = p.read_text(encoding="utf-16")
+        try:
+            text = p.read_text(encoding="utf-16")
+        except UnicodeError as err:
+            raise DataError(p, f"neither UTF-8 nor UTF-16 text ({err})") from err
     segs = _textgrid(p, text) if "ooTextFile" in text[:200] else _label_file(p, text)
     for s in segs:
         if not (s.end_s >= s.start_s >= 0):
@@ -221,11 +310,13 @@ def load_recording(
     speaker: str = "",
     dataset: str | None = None,
     max_mismatch_s: float = 0.5,
+    transpose: bool = False,
+    stem: str | None = None,
 ) -> Recording:
     """One recording; its audio and video must last the same within ``max_mismatch_s``."""
     if frame_rate_hz <= 0:
         raise ValueError(f"frame_rate_hz must be > 0, got {frame_rate_hz}")
-    fr = read_frames(frames, dataset=dataset)
+    fr = read_frames(frames, dataset=dataset, transpose=transpose)
     au, rate = read_audio(audio)
     video_s, audio_s = len(fr) / frame_rate_hz, len(au) / rate
     if abs(video_s - audio_s) > max_mismatch_s:
@@ -235,51 +326,20 @@ def load_recording(
             f"{audio_s:.2f} s (wrong frame rate or mismatched files?)",
         )
     segs = read_alignment(alignment) if alignment is not None else []
-    stem = Path(frames).stem
+    stem = stem or Path(frames).stem
     return Recording(stem, speaker, fr, float(frame_rate_hz), au, rate, segs, os.fspath(frames))
-
-
-def _frames_source(folder: Path, stem: str) -> Path | None:
-    for ext in _VIDEO:
-        if (folder / f"{stem}{ext}").is_file():
-            return folder / f"{stem}{ext}"
-    return folder / stem if (folder / stem).is_dir() else None
 
 
 def load_folder(
     root: str | os.PathLike[str], *, frame_rate_hz: float = 83.28, dataset: str | None = None
 ) -> list[Recording]:
-    """Every recording under ``root/<speaker>/`` (see the module docstring for the layout)."""
-    base = Path(root)
-    if not base.is_dir():
-        raise DataError(base, "data folder not found")
-    out = []
-    for spk_dir in sorted(d for d in base.iterdir() if d.is_dir()):
-        for wav in sorted(spk_dir.glob("*.wav")):
-            src = _frames_source(spk_dir, wav.stem)
-            if src is None:
-                raise DataError(wav, "no frames for this audio (same stem, .h5/.npy/.avi/.mp4/dir)")
-            ali = next(
-                (
-                    spk_dir / f"{wav.stem}{e}"
-                    for e in (".TextGrid", ".lab")
-                    if (spk_dir / f"{wav.stem}{e}").is_file()
-                ),
-                None,
-            )
-            out.append(
-                load_recording(
-                    src,
-                    wav,
-                    alignment=ali,
-                    frame_rate_hz=frame_rate_hz,
-                    speaker=spk_dir.name,
-                    dataset=dataset,
-                )
-            )
-    if not out:
-        raise DataError(base, "no recordings found (expected <speaker>/<stem>.wav + frames)")
-    return out
+    """Every recording under ``root`` (:func:`find_recordings`), loaded."""
+    files, _ = find_recordings(root, dataset=dataset)
+    return [
+        load_recording(f.frames, f.audio, alignment=f.alignment, frame_rate_hz=frame_rate_hz,
+                       speaker=f.speaker, dataset=f.dataset, transpose=f.transpose, stem=f.stem)
+        for f in files
+    ]  # fmt: skip
 
 
 def resample_frames(frames: np.ndarray, src_hz: float, dst_hz: float) -> np.ndarray:
@@ -309,14 +369,14 @@ def to_utterances(
     (sorted by name) are the unseen test speakers; of the others, the last ``test_fraction`` of each
     speaker's utterances are held out.
     """
-    spks = sorted({r.speaker for r in recordings})
-    n_unseen = max(1, int(round(unseen_fraction * len(spks)))) if len(spks) > 1 else 0
-    unseen = set(spks[len(spks) - n_unseen :])
+    by_speaker: dict[str, list[Recording]] = {}
+    for r in recordings:
+        by_speaker.setdefault(r.speaker, []).append(r)
+    roles = speaker_roles({k: len(v) for k, v in by_speaker.items()},
+                          unseen_fraction=unseen_fraction, test_fraction=test_fraction)  # fmt: skip
     out = []
-    for spk in spks:
-        mine = [r for r in recordings if r.speaker == spk]
-        n_test = max(1, int(round(test_fraction * len(mine))))
-        for k, r in enumerate(mine):
+    for spk, role_list in roles.items():
+        for r, role in zip(by_speaker[spk], role_list, strict=True):
             fr = resample_frames(r.frames, r.frame_rate_hz, frame_rate_hz)
             lo, hi = float(fr.min()), float(fr.max())
             fr = np.round(255 * (fr - lo) / max(hi - lo, 1e-6)).astype(np.uint8)
@@ -324,13 +384,12 @@ def to_utterances(
             au = resample_poly(r.audio, audio_rate_hz // g, r.audio_rate_hz // g)
             n = int(round(len(fr) * audio_rate_hz / frame_rate_hz))
             au = np.pad(au, (0, max(0, n - len(au))))[:n].astype(np.float32)
-            role = "test" if spk in unseen or k >= len(mine) - n_test else "train"
             out.append(
                 Utterance(
                     r.id,
                     spk,
-                    "test" if spk in unseen else "train",
-                    role,
+                    "test" if role == "unseen" else "train",
+                    "train" if role == "train" else "test",
                     list(r.segments),
                     fr,
                     au,

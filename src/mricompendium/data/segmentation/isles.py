@@ -8,10 +8,16 @@ segmentation dataset", Scientific Data 9:762 (2022). The release is BIDS-like::
     rawdata/sub-strokecase0001/ses-0001/anat/sub-strokecase0001_ses-0001_FLAIR.nii.gz
     derivatives/sub-strokecase0001/ses-0001/sub-strokecase0001_ses-0001_msk.nii.gz
 
-The DWI (b = 1000 s/mm^2), ADC and mask share one grid; FLAIR has its own and is resampled onto
-the DWI grid through the two affines. :func:`find_cases` also accepts any folder tree whose files
-end in ``_dwi``, ``_adc``, ``_flair`` (any case) and ``_msk`` with a shared prefix. Unreadable or
-inconsistent files raise :class:`~mricompendium.data.errors.DataError` naming the file.
+The archive as distributed has the subject folders at its top (``ISLES-2022/sub-strokecase0001/
+ses-0001/dwi/...``, ``anat/..._FLAIR.nii.gz``, ``derivatives/sub-.../ses-0001/..._msk.nii.gz``);
+some copies put them under ``rawdata/``: both are found, at any depth.
+
+Every volume is reoriented to RAS+ (:mod:`mricompendium.data.orientation`). The DWI
+(b = 1000 s/mm^2), ADC and mask must share one grid (refused, naming both files, otherwise);
+FLAIR has its own and is resampled onto the DWI grid through the two affines. The mask holds 0
+and 1 only. :func:`find_cases` also accepts any folder tree whose files end in ``_dwi``, ``_adc``,
+``_flair`` (any case) and ``_msk`` with a shared prefix. Unreadable or inconsistent files raise
+:class:`~mricompendium.data.errors.DataError` naming the file.
 """
 
 from __future__ import annotations
@@ -24,9 +30,15 @@ from pathlib import Path
 import numpy as np
 
 from mricompendium.data.errors import DataError
-from mricompendium.data.loaders import load_nifti
+from mricompendium.data.orientation import (
+    Grid,
+    check_same_grid,
+    header_grid,
+    label_values,
+    load_ras,
+)
 
-__all__ = ["IslesCase", "IslesFiles", "find_cases", "load_case"]
+__all__ = ["IslesCase", "IslesFiles", "check_case", "find_cases", "load_case"]
 
 PathLike = str | os.PathLike[str]
 _SUFFIX = re.compile(r"^(?P<prefix>.+)_(?P<kind>dwi|adc|flair|msk)\.nii(\.gz)?$", re.IGNORECASE)
@@ -49,7 +61,7 @@ class IslesCase:
 
     Attributes:
         name: the case prefix (``sub-strokecase0001_ses-0001``).
-        dwi, adc: float32 ``(X, Y, Z)`` as stored (ADC in the file's units, usually 1e-6 mm^2/s).
+        dwi, adc: float32 ``(X, Y, Z)`` RAS+ (ADC in the file's units, usually 1e-6 mm^2/s).
         flair: float32 FLAIR resampled onto the DWI grid (linear), or ``None``.
         mask: bool lesion mask.
         affine: float64 ``(4, 4)`` voxel -> world (mm) of the DWI grid.
@@ -96,15 +108,33 @@ def find_cases(root: PathLike) -> list[IslesFiles]:
     return cases
 
 
-def _volume(path: Path, dtype=np.float32) -> tuple[np.ndarray, np.ndarray]:
-    data, affine = load_nifti(path, dtype=dtype, ndim=(3, 4))
-    if data.ndim == 4:
-        if data.shape[3] != 1:
-            raise DataError(path, f"has {data.shape[3]} volumes; expected one 3D image")
-        data = data[..., 0]
-    if np.issubdtype(data.dtype, np.floating) and not np.isfinite(data).all():
-        raise DataError(path, "holds NaN or infinite values")
-    return data, affine
+def _volume(path: Path, dtype=np.float32) -> tuple[np.ndarray, Grid]:
+    return load_ras(path, dtype=dtype, finite=dtype is not None)
+
+
+def _check_mask_values(values: np.ndarray, path: Path) -> None:
+    bad = sorted(set(values.tolist()) - {0, 1})
+    if bad:
+        raise DataError(path, f"lesion mask holds values {bad}; ISLES masks are 0/1")
+
+
+def check_case(files: IslesFiles) -> Grid:
+    """Check one case as :func:`load_case` reads it, from headers and the mask only.
+
+    Returns:
+        the DWI grid (RAS+).
+
+    Raises:
+        DataError: as :func:`load_case`, naming the file.
+    """
+    ref = header_grid(files.dwi)
+    check_same_grid(ref, header_grid(files.adc), what="ADC")
+    values, grid = label_values(files.mask)
+    check_same_grid(ref, grid, what="lesion mask")
+    _check_mask_values(values, files.mask)
+    if files.flair is not None:
+        header_grid(files.flair)
+    return ref
 
 
 def _resample_onto(data: np.ndarray, affine: np.ndarray, shape, target: np.ndarray) -> np.ndarray:
@@ -118,22 +148,21 @@ def _resample_onto(data: np.ndarray, affine: np.ndarray, shape, target: np.ndarr
 
 
 def load_case(files: IslesFiles) -> IslesCase:
-    """Read one case; FLAIR is resampled onto the DWI grid.
+    """Read one case (RAS+); FLAIR is resampled onto the DWI grid.
 
     Raises:
-        DataError: unreadable files, ADC or mask not on the DWI grid, an empty mask is allowed
-            (ISLES has none, but a user's data may), NaN in an image.
+        DataError: unreadable or 4-D files, ADC or mask not on the DWI grid (names both files),
+            mask values other than 0/1, NaN in an image (an empty mask is allowed: a user's data
+            may have one).
     """
-    dwi, affine = _volume(files.dwi)
-    adc, adc_aff = _volume(files.adc)
-    mask, mask_aff = _volume(files.mask, dtype=None)
-    for path, arr, aff in ((files.adc, adc, adc_aff), (files.mask, mask, mask_aff)):
-        if arr.shape != dwi.shape:
-            raise DataError(path, f"shape {arr.shape} differs from the DWI's {dwi.shape}")
-        if not np.allclose(aff, affine, atol=1e-3):
-            raise DataError(path, "affine differs from the DWI's: not on the DWI grid")
+    dwi, grid = _volume(files.dwi)
+    adc, adc_grid = _volume(files.adc)
+    check_same_grid(grid, adc_grid, what="ADC")
+    mask, mask_grid = _volume(files.mask, dtype=None)
+    check_same_grid(grid, mask_grid, what="lesion mask")
+    _check_mask_values(np.unique(mask), files.mask)
     flair = None
     if files.flair is not None:
-        f, f_aff = _volume(files.flair)
-        flair = _resample_onto(f, f_aff, dwi.shape, affine)
-    return IslesCase(files.name, dwi, adc, flair, np.asarray(mask) > 0, affine)
+        f, f_grid = _volume(files.flair)
+        flair = _resample_onto(f, f_grid.affine, dwi.shape, grid.affine)
+    return IslesCase(files.name, dwi, adc, flair, np.asarray(mask) > 0, grid.affine)

@@ -3,9 +3,11 @@
 A folder holds ``<case><image_suffix>`` and ``<case><label_suffix>`` files (for example
 ``sub-01_T1w.nii.gz`` and ``sub-01_dseg.nii.gz``; FSL FAST's ``*_pveseg`` uses 1 CSF, 2 GM, 3 WM;
 a brain mask is 0/1). Each pair is reoriented to RAS+ (the synthesiser's and the MNI template's
-voxel order), resampled to an isotropic spacing (image linear, labels nearest), centre-cropped
-or zero-padded to a shape, and the image scaled so that its 99.5th percentile is 1 (clipped to
-[0, 1]). Bad files raise :class:`~mricompendium.data.errors.DataError` naming the file.
+voxel order; :mod:`mricompendium.data.orientation`), must share one grid (image and labels are
+paired voxel by voxel: refused, naming both files, otherwise), is resampled to an isotropic
+spacing (image linear, labels nearest), centre-cropped or zero-padded to a shape, and the image
+scaled so that its 99.5th percentile is 1 (clipped to [0, 1]).
+Bad files raise :class:`~mricompendium.data.errors.DataError` naming the file.
 """
 
 from __future__ import annotations
@@ -18,9 +20,23 @@ import numpy as np
 from scipy import ndimage
 
 from mricompendium.data.errors import DataError
-from mricompendium.data.loaders import load_nifti
+from mricompendium.data.orientation import (
+    Grid,
+    check_same_grid,
+    header_grid,
+    label_values,
+    load_ras,
+)
 
-__all__ = ["Pair", "find_pairs", "load_pair", "middle_slices", "normalise", "to_grid"]
+__all__ = [
+    "Pair",
+    "check_pair",
+    "find_pairs",
+    "load_pair",
+    "middle_slices",
+    "normalise",
+    "to_grid",
+]
 
 PathLike = str | os.PathLike[str]
 
@@ -76,6 +92,54 @@ def _fit(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return out
 
 
+def check_pair(
+    pair: Pair,
+    *,
+    allowed: set[int] | None = None,
+    spacing_mm: float | None = None,
+    shape: tuple[int, int, int] | None = None,
+) -> tuple[Grid, tuple[int, ...]]:
+    """Check one pair as :func:`load_pair` reads it, from the image header and the label map.
+
+    Args:
+        pair: the files.
+        allowed: label values the notebook can score (``None``: any integer).
+        spacing_mm, shape: the grid :func:`load_pair` puts the pair on; when given, some label
+            must fall inside its centre crop (else no slice could be taken).
+
+    Returns:
+        the image's RAS+ grid and the label values found.
+
+    Raises:
+        DataError: a 4-D file, grids that differ (names both files), non-integer labels, values
+            outside ``allowed``, or no labelled voxel (in the crop).
+    """
+    grid = header_grid(pair.image)
+    values, lab_grid = label_values(pair.labels)
+    check_same_grid(grid, lab_grid, what="label file")
+    found = tuple(int(v) for v in values)
+    if allowed is not None and set(found) - set(allowed):
+        bad = sorted(set(found) - set(allowed))
+        raise DataError(pair.labels, f"label values {bad} outside {sorted(allowed)}")
+    if not any(found):
+        raise DataError(pair.labels, "labels are empty: no labelled voxel")
+    if spacing_mm is not None and shape is not None:
+        lab, _ = load_ras(pair.labels, dtype=None, finite=False)
+        idx = np.argwhere(lab != 0)
+        zoom = np.asarray(lab_grid.spacing_mm) / float(spacing_mm)
+        size = np.round(np.asarray(lab.shape) * zoom)  # scipy.ndimage.zoom's output shape
+        start = np.maximum(0, (size - np.asarray(shape)) // 2)  # as _fit crops
+        stop = start + np.minimum(size, shape)
+        lo, hi = idx.min(0) * zoom, (idx.max(0) + 1) * zoom
+        if np.any(hi <= start) or np.any(lo >= stop):
+            raise DataError(
+                pair.labels,
+                f"no labelled voxel inside the central {'x'.join(map(str, shape))} crop at "
+                f"{spacing_mm:g} mm (shape, spacing_mm)",
+            )
+    return grid, found
+
+
 def load_pair(
     image_path: PathLike,
     label_path: PathLike,
@@ -86,17 +150,16 @@ def load_pair(
     """One pair on the grid: float32 image in [0, 1] and int64 labels, both ``shape`` (RAS+).
 
     Raises:
-        DataError: unreadable files, not 3D, shapes that differ, NaN in the image.
+        DataError: unreadable or 4-D files, image and labels on different grids (names both),
+            non-integer labels, NaN in the image.
     """
-    img, aff = load_nifti(image_path, ndim=(3, 4))
-    lab, lab_aff = load_nifti(label_path, dtype=None, ndim=(3,))
-    img = img if img.ndim == 3 else img[..., 0]
-    if img.shape != lab.shape:
-        raise DataError(label_path, f"shape {lab.shape} differs from the image's {img.shape}")
-    if not np.isfinite(img).all():
-        raise DataError(image_path, "holds NaN or infinite values")
-    img = to_grid(img, aff, spacing_mm=spacing_mm, shape=shape, order=1)
-    lab = to_grid(np.rint(lab).astype(np.int64), lab_aff, spacing_mm=spacing_mm, shape=shape)
+    img, grid = load_ras(image_path)
+    lab, lab_grid = load_ras(label_path, dtype=None, finite=False)
+    check_same_grid(grid, lab_grid, what="label file")
+    if np.issubdtype(lab.dtype, np.floating) and not np.all(lab == np.round(lab)):
+        raise DataError(label_path, "label map holds non-integer values")
+    img = to_grid(img, grid.affine, spacing_mm=spacing_mm, shape=shape, order=1)
+    lab = to_grid(np.rint(lab).astype(np.int64), grid.affine, spacing_mm=spacing_mm, shape=shape)
     return normalise(img, image_path), lab
 
 

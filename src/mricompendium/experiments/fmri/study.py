@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from pathlib import Path
 
 import numpy as np
 
@@ -30,7 +29,8 @@ from mricompendium.data.fmri import (
     sample_scenes,
     simulate_trials,
 )
-from mricompendium.data.fmri.nsd import NSDSubject, load_nsd_images, load_nsd_subject
+from mricompendium.data.fmri.nsd import NSDSubject, load_nsd_images, load_subject
+from mricompendium.data.fmri.nsd_tree import find_layout, image_name
 from mricompendium.data.fmri.voxels import SubjectModel
 
 __all__ = [
@@ -81,6 +81,11 @@ class Study:
     target: str
     novel: tuple[int, ...] = ()
     description: str = ""
+    image_ids: tuple[str, ...] = ()  # the data set's own id of each bank image (real data)
+
+    def image_name(self, index: int) -> str:
+        """Bank image ``index`` by the data set's own id (NSD: ``nsd02951``), else its index."""
+        return self.image_ids[index] if self.image_ids else f"img{index:05d}"
 
     def test_groups(self) -> np.ndarray:
         """Per test image of the target: ``"novel category"`` or ``"seen category"``."""
@@ -274,23 +279,19 @@ def nsd_mindeye2_study(
     n_val: int = 50,
     n_test: int = 300,
 ) -> Study:
-    """MindEye2's design on real NSD-style data: ``folder`` holds ``subjNN/`` folders (read by
-    :func:`~mricompendium.data.fmri.nsd.load_nsd_subject`) and ``nsd_stimuli.hdf5``; the first
-    subject is the new one. Images every subject saw are never trained on (NSD's shared images);
-    at most ``n_test`` of them form the test set."""
-    root = Path(folder)
-    dirs = sorted(d for d in root.iterdir() if d.is_dir() and d.name.startswith("subj"))
-    if len(dirs) < 2:
-        raise FileNotFoundError(f"{root}: need >= 2 subject folders subjNN/, found {len(dirs)}")
-    real = [
-        load_nsd_subject(d, subject=int(d.name[4:]) if d.name[4:].isdigit() else None) for d in dirs
-    ]
+    """MindEye2's design on real NSD data: ``folder`` is NSD's download tree or flat subject
+    folders (:func:`~mricompendium.data.fmri.nsd_tree.find_layout`); the first subject is the
+    new one. Images every subject saw are never trained on (NSD's shared images); at most
+    ``n_test`` of them form the test set. Bank images carry NSD's own ids (``image_ids``)."""
+    layout = find_layout(folder)
+    root = layout.root
+    real = [load_subject(s) for s in layout.subjects]
     shared = np.array(sorted(set.intersection(*(set(s.image.tolist()) for s in real))))
     if shared.size < 2:
         raise DataError(root, "fewer than 2 images were seen by every subject: no shared test set")
     test_ids = shared[:n_test]
     ids = np.unique(np.concatenate([s.image for s in real]))
-    images = load_nsd_images(root / "nsd_stimuli.hdf5", ids, embedding.config.image_size)
+    images = load_nsd_images(layout.stimuli, ids, embedding.config.image_size)
     bank = StimulusBank.from_images(images, embedding)
     subjects = {}
     for i, s in enumerate(real):
@@ -300,10 +301,11 @@ def nsd_mindeye2_study(
     t = subjects[target]
     voxels = ", ".join(f"{s.name} {s.n_voxels}" for s in subjects.values())
     text = (
-        f"NSD-style single-trial betas from {root} ({len(real)} subjects; voxels: {voxels}); new "
+        f"NSD single-trial betas, {layout.description}, from {root} ({len(real)} subjects; "
+        f"voxels: {voxels}); new "
         f"subject {target}: first {target_sessions} session(s), {len(t.train_idx)} training and "
         f"{len(t.val_idx)} validation trials; pretraining on the others' "
         f"{'sessions' if pretrain_sessions is None else f'first {pretrain_sessions} sessions'}; "
         f"{len(test_ids)} test images seen by every subject, repeats averaged."
     )
-    return Study(bank, subjects, target, (), text)
+    return Study(bank, subjects, target, (), text, tuple(image_name(i) for i in ids))

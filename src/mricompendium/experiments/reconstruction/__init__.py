@@ -27,6 +27,7 @@ from mricompendium.experiments.reconstruction.datasets import (
     nifti_data,
     real_data,
     simulated_data,
+    simulation_checks,
     train_indices,
 )
 from mricompendium.experiments.reconstruction.protocol import (
@@ -84,6 +85,7 @@ __all__ = [
     "predict",
     "real_data",
     "simulated_data",
+    "simulation_checks",
     "train_indices",
     "train_model",
     "train_primary_and_rivals",

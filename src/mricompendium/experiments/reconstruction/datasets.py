@@ -12,9 +12,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import torch
 
 from mricompendium import paths
 from mricompendium.data import load_slices, slices_from_nifti_dir
+from mricompendium.data.embedded import SIZE, resize_stack
 from mricompendium.data.recon import (
     CaseSet,
     KspaceSimulator,
@@ -25,8 +27,18 @@ from mricompendium.data.recon import (
     training_distance_mm,
 )
 from mricompendium.data.recon.cases import TEST_OFFSETS
+from mricompendium.physics.coils import estimate_sensitivities
+from mricompendium.physics.masks import Sampling
+from mricompendium.physics.simulate import MIN_OVERSAMPLING
 
-__all__ = ["ReconData", "nifti_data", "real_data", "simulated_data", "train_indices"]
+__all__ = [
+    "ReconData",
+    "nifti_data",
+    "real_data",
+    "simulated_data",
+    "simulation_checks",
+    "train_indices",
+]
 
 
 @dataclass
@@ -65,6 +77,27 @@ class ReconData:
         return self.test.image_shape
 
 
+def _check_size(image_size: int) -> None:
+    """Simulated k-space needs an object grid (128) at least twice finer than ``image_size``."""
+    if not isinstance(image_size, int) or not 8 <= image_size <= SIZE / MIN_OVERSAMPLING:
+        raise ValueError(
+            f"image_size must be an int in [8, {int(SIZE / MIN_OVERSAMPLING)}] for simulated "
+            f"k-space (simulated on the {SIZE}x{SIZE} grid of the slices, at least "
+            f"{MIN_OVERSAMPLING:g}x finer than the reconstruction grid), got {image_size!r}"
+        )
+
+
+def _grid_text(image_size: int, num_coils: int) -> str:
+    coils = ", coils" if num_coils > 1 else ""
+    maps = ", coil maps estimated from the data" if num_coils > 1 else ""
+    return (
+        f"object, phase{coils} on the {SIZE}x{SIZE} grid of the slices, k-space sampled "
+        f"there at the {image_size}x{image_size} reconstruction grid's positions "
+        f"({SIZE / image_size:.3g}x finer; truncation included), reference = the fully "
+        f"sampled noise-free acquisition on that grid{maps}"
+    )
+
+
 def _groups_text(meta: Sequence[tuple[str, str, str]]) -> str:
     parts = []
     for g in dict.fromkeys(x[2] for x in meta):
@@ -89,14 +122,15 @@ def simulated_data(
     """Simulated k-space from the embedded slices: deformed template slices to train and
     validate, fresh template variants away from the training positions and the real slices to
     test (``real_per_unit`` slices per real volume; 0 leaves the real slices out)."""
-    train_set = load_slices("train", size=image_size)
-    val_set = load_slices("val", size=image_size)
+    _check_size(image_size)
+    train_set, train_obj = load_slices("train", size=image_size), load_slices("train")
+    val_set, val_obj = load_slices("val", size=image_size), load_slices("val")
     cases = template_cases(n_test_template, size=image_size, seed=seed + 101)
     if real_per_unit > 0:
         cases = CaseSet.concat(cases, embedded_real_cases(image_size, per_unit=real_per_unit))
 
-    def sim(images: np.ndarray, masks: np.ndarray, offset: int) -> KspaceSimulator:
-        return KspaceSimulator(images, masks, num_coils=num_coils, snr=snr, seed=seed + offset,
+    def sim(objects: np.ndarray, masks: np.ndarray, offset: int) -> KspaceSimulator:
+        return KspaceSimulator(objects, masks, num_coils=num_coils, snr=snr, seed=seed + offset,
                                radius_range=radius_range, device=device)  # fmt: skip
 
     meta = list(zip(cases.case, cases.unit, cases.group, strict=True))
@@ -105,17 +139,17 @@ def simulated_data(
     text = (
         f"simulated {coils} k-space (SNR {snr:g}, smooth random phase"
         + (", birdcage coils rotated and scaled per case" if num_coils > 1 else "")
-        + f") from {image_size}x{image_size} slices: training {len(train_set)} deformed MNI-"
-        f"template slices, validation {min(n_val, len(val_set))} template slices, test "
-        f"{_groups_text(meta)}; template test cases are fresh variants {far} mm or more from "
-        "any training position"
+        + f"; {_grid_text(image_size, num_coils)}) reconstructed on {image_size}x{image_size}: "
+        f"training {len(train_set)} deformed MNI-template slices, validation "
+        f"{min(n_val, len(val_set))} template slices, test {_groups_text(meta)}; template "
+        f"test cases are fresh variants {far} mm or more from any training position"
     )
     return ReconData(
         kind="simulated",
-        train=sim(train_set.images, train_set.masks, 0),
-        val=sim(val_set.images, val_set.masks, 1),
+        train=sim(train_obj.images, train_set.masks, 0),
+        val=sim(val_obj.images, val_set.masks, 1),
         val_idx=list(range(min(n_val, len(val_set)))),
-        test=sim(cases.images, cases.masks, 2),
+        test=sim(cases.objects, cases.masks, 2),
         meta=meta,
         description=text,
         cases=cases,
@@ -177,22 +211,48 @@ def nifti_data(
     """k-space simulated from a user's NIfTI magnitude volumes (split by volume), as
     :func:`simulated_data` does from the embedded slices; the test slices of one volume share a
     unit (group ``"user NIfTI"``)."""
-    train_set, val_set, test_set = slices_from_nifti_dir(paths.resolve(data_path), size=image_size)
-    cases = slice_set_cases(test_set, "user NIfTI")
+    _check_size(image_size)
+    train_set, val_set, test_set = slices_from_nifti_dir(paths.resolve(data_path), size=SIZE)
+    cases = slice_set_cases(test_set, "user NIfTI", size=image_size)
 
-    def sim(images: np.ndarray, masks: np.ndarray, offset: int) -> KspaceSimulator:
-        return KspaceSimulator(images, masks, num_coils=num_coils, snr=snr, seed=seed + offset,
+    def sim(objects: np.ndarray, masks: np.ndarray, offset: int) -> KspaceSimulator:
+        small = resize_stack(masks.astype(np.float32), image_size) >= 0.5
+        return KspaceSimulator(objects, small, num_coils=num_coils, snr=snr, seed=seed + offset,
                                device=device)  # fmt: skip
 
     meta = list(zip(cases.case, cases.unit, cases.group, strict=True))
     coils = f"{num_coils}-coil" if num_coils > 1 else "single-coil"
     text = (
-        f"simulated {coils} k-space (SNR {snr:g}, smooth random phase) from the user's NIfTI "
-        f"volumes at {paths.resolve(data_path)}, {image_size}x{image_size} axial slices: training "
-        f"{len(train_set)} slices, validation {min(n_val, len(val_set))}, test {_groups_text(meta)}"
+        f"simulated {coils} k-space (SNR {snr:g}, smooth random phase; "
+        f"{_grid_text(image_size, num_coils)}) from the user's NIfTI volumes at "
+        f"{paths.resolve(data_path)}, reconstructed on {image_size}x{image_size} axial "
+        f"slices: training {len(train_set)} slices, validation {min(n_val, len(val_set))}, "
+        f"test {_groups_text(meta)}"
     )
     return ReconData(kind="user", train=sim(train_set.images, train_set.masks, 0),
                      val=sim(val_set.images, val_set.masks, 1),
                      val_idx=list(range(min(n_val, len(val_set)))),
-                     test=sim(cases.images, cases.masks, 2), meta=meta, description=text,
+                     test=sim(cases.objects, cases.masks, 2), meta=meta, description=text,
                      path=str(data_path), cases=cases, num_coils=num_coils)  # fmt: skip
+
+
+def simulation_checks(source: Any, sampling: Sampling | str, seed: int) -> dict[str, Any]:
+    """Invariants of simulated data, for a notebook's checked cell (empty for real k-space).
+
+    The grids, whether the object grid is at least twice finer than the reconstruction grid
+    (no inverse crime), and whether the coil maps in a batch (what the models get) are the
+    estimate from that batch's undersampled data.
+    """
+    if not isinstance(source, KspaceSimulator):
+        return {}
+    b = source.batch([0], sampling, seed)
+    if b.mask is None:
+        from_data = bool(torch.equal(b.maps, torch.ones_like(b.maps)))  # radial: one coil
+    else:
+        from_data = bool(torch.equal(b.maps, estimate_sensitivities(b.kspace, b.mask)))
+    return {
+        "object grid": source.object_shape,
+        "reconstruction grid": source.image_shape,
+        f"object grid >= {MIN_OVERSAMPLING:g}x finer": source.oversampling >= MIN_OVERSAMPLING,
+        "coil maps estimated from the undersampled data": from_data,
+    }

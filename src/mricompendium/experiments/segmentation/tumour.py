@@ -173,19 +173,25 @@ def brats_cases(
     size: int = 32,
     spacing_mm: float = 3.0,
     skip: int = 0,
+    convention: str = "auto",
 ) -> TumourData:
     """BraTS cases (a user's folder) resampled to ``spacing_mm``, cropped as :func:`synth_cases`.
 
-    ``skip`` drops the first cases (to take disjoint train / test subsets). 2D takes the axial
-    slice with the largest whole-tumour area. Labels are resampled as the three region masks.
+    ``skip`` drops the first cases (to take disjoint train / test subsets). Volumes are RAS+
+    (:func:`~mricompendium.data.segmentation.brats.load_case`), so 2D takes the axial slice with
+    the largest whole-tumour area. Labels are resampled as the three region masks; ``convention``
+    is the folder's label convention (``auto``, ``brats2021``, ``brats2023``; a folder mixing
+    releases is refused under ``auto``).
     """
-    folders = brats.find_cases(root)[skip:]
+    every = brats.find_cases(root)
+    conv = brats.resolve_convention(every, convention)
+    folders = every[skip:]
     folders = folders[:max_cases] if max_cases else folders
     if not folders:
         raise ValueError(f"{root}: no BraTS cases left after skipping {skip}")
     xs, ys, ids = [], [], []
     for folder in folders:
-        case = brats.load_case(folder)
+        case = brats.load_case(folder, convention=conv)
         if case.regions is None:
             raise ValueError(f"{folder}: no label file; training and testing need labels")
         zoom = [s / spacing_mm for s in case.spacing_mm]

@@ -100,13 +100,18 @@ def synth_volumes(
     return out
 
 
-def brats_volumes(root: str, *, max_cases: int | None, skip: int = 0) -> list[Volume]:
-    """Whole BraTS cases as :class:`Volume` (tumour task: NCR 1, ED 2, ET 3 in any release)."""
-    folders = brats.find_cases(root)[skip:]
+def brats_volumes(
+    root: str, *, max_cases: int | None, skip: int = 0, convention: str = "auto"
+) -> list[Volume]:
+    """Whole BraTS cases as :class:`Volume` (tumour task: NCR 1, ED 2, ET 3 in any release),
+    RAS+; ``convention``: the folder's label convention (``auto``, ``brats2021``, ``brats2023``)."""
+    every = brats.find_cases(root)
+    conv = brats.resolve_convention(every, convention)
+    folders = every[skip:]
     folders = folders[:max_cases] if max_cases else folders
     out = []
     for folder in folders:
-        case = brats.load_case(folder)
+        case = brats.load_case(folder, convention=conv)
         if case.labels is None:
             raise ValueError(f"{folder}: no label file; training and testing need labels")
         values = brats.CONVENTIONS[case.convention]

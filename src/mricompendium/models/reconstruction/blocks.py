@@ -162,17 +162,22 @@ class NormUNet(nn.Module):
 
     The complex image becomes two real channels; each channel is normalised by its own mean and
     standard deviation over (H, W), padded to a multiple of ``2**num_pools``, passed through
-    :class:`UNet`, cropped and un-normalised.
+    :class:`UNet`, cropped and un-normalised. With ``residual``, the U-Net's output is added to
+    its normalised input before un-normalising, so a zero U-Net output returns the input exactly.
 
     Args:
         chans: channels at the first U-Net level.
         num_pools: U-Net levels.
         drop_prob: U-Net dropout probability.
+        residual: learn a correction of the input (in normalised units) instead of the image.
     """
 
-    def __init__(self, *, chans: int = 16, num_pools: int = 3, drop_prob: float = 0.0) -> None:
+    def __init__(
+        self, *, chans: int = 16, num_pools: int = 3, drop_prob: float = 0.0, residual: bool = False
+    ) -> None:
         super().__init__()
         self.num_pools = num_pools
+        self.residual = residual
         self.unet = UNet(
             in_chans=2, out_chans=2, chans=chans, num_pools=num_pools, drop_prob=drop_prob
         )
@@ -186,9 +191,12 @@ class NormUNet(nn.Module):
         z = complex_to_channels(x)
         mean = z.mean(dim=(-2, -1), keepdim=True)
         std = z.std(dim=(-2, -1), keepdim=True).clamp_min(torch.finfo(z.dtype).tiny)
-        z, pad = pad_to_multiple((z - mean) / std, 2**self.num_pools)
-        z = crop_padding(self.unet(z), pad)
-        return channels_to_complex(z * std + mean)
+        z = (z - mean) / std
+        padded, pad = pad_to_multiple(z, 2**self.num_pools)
+        out = crop_padding(self.unet(padded), pad)
+        if self.residual:
+            out = out + z
+        return channels_to_complex(out * std + mean)
 
 
 class ConvDenoiser(nn.Sequential):

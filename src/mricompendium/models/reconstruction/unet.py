@@ -16,10 +16,14 @@ class UNetRecon(nn.Module):
 
     The U-Net of Ronneberger et al. ("U-Net: Convolutional Networks for Biomedical Image
     Segmentation", MICCAI 2015) as the image-domain baseline of fastMRI (Zbontar et al., "fastMRI:
-    An Open Dataset and Benchmarks for Accelerated MRI", 2018): ``x = x0 + NormUNet(x0)`` with
-    ``x0 = R(k)`` the SENSE-combined zero-filled image. The real and imaginary parts are two
-    channels, normalised by their mean and standard deviation (fastMRI's baseline works on the
-    magnitude; a complex output keeps the same contract as the unrolled models).
+    An Open Dataset and Benchmarks for Accelerated MRI", 2018) on ``x0 = R(k)``, the
+    SENSE-combined zero-filled image. The real and imaginary parts are two channels, normalised by
+    their mean and standard deviation (fastMRI's baseline works on the magnitude; a complex output
+    keeps the same contract as the unrolled models). With ``residual`` (the default) the U-Net
+    learns a correction of ``x0`` in those normalised units, ``x = x0 + std * U(z)``, so an
+    untrained or zero U-Net returns the zero-filled image (an earlier version added the
+    un-normalised output, mean included, to ``x0``: a constant offset a small budget could not
+    unlearn).
 
     fastMRI baseline configuration: ``chans=32, num_pools=4, drop_prob=0.0``. The defaults here
     are sized for 64x64 CPU training.
@@ -41,7 +45,9 @@ class UNetRecon(nn.Module):
     ) -> None:
         super().__init__()
         self.residual = residual
-        self.net = NormUNet(chans=chans, num_pools=num_pools, drop_prob=drop_prob)
+        self.net = NormUNet(
+            chans=chans, num_pools=num_pools, drop_prob=drop_prob, residual=residual
+        )
 
     def forward(
         self, kspace: torch.Tensor, mask: torch.Tensor, maps: torch.Tensor | None = None
@@ -58,6 +64,4 @@ class UNetRecon(nn.Module):
             Complex image ``(B, H, W)``.
         """
         check_recon_inputs(kspace, mask, maps, require_maps=True, name="UNetRecon")
-        x0 = sens_reduce(kspace, maps)
-        out = self.net(x0)
-        return x0 + out if self.residual else out
+        return self.net(sens_reduce(kspace, maps))
