@@ -128,6 +128,15 @@ def _picai(path: Path, params: Mapping[str, Any]) -> str:
     return out
 
 
+def _dynamic(path: Path, params: Mapping[str, Any]) -> str:
+    from mricompendium.data.registration.dynamic import find_dynamic_series, load_dynamic_series
+
+    found = find_dynamic_series(path)
+    out = _count(path, found, "NIfTI dynamic series", 1)
+    load_dynamic_series(found[0])
+    return out
+
+
 # How each notebook reads its data_path (the route its data cell takes; keep them in step):
 # a function of (path, parameters) that checks the data and describes them in one line.
 # Notebooks not listed read raw k-space (their data_format parameter: fastmri, calgary_campinas).
@@ -138,7 +147,7 @@ ROUTES: dict[str, Callable[[Path, Mapping[str, Any]], str]] = {
     "ddmr": _volumes("learn2reg"), "nestedmorph": _volumes("learn2reg"),
     "biomech_cardiac": _volumes("acdc"), "mindeye2": _nsd, "brainclip": _brainclip,
     "mri2speech": _usc, "tongue_model": _contours, "reconresnet": _nifti_folder,
-    "prostate_seq_reg": _picai,
+    "prostate_seq_reg": _picai, "breathing_model": _dynamic,
 }  # fmt: skip
 FORMATS = ROUTES  # the earlier name
 
