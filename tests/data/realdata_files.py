@@ -366,7 +366,7 @@ def write_picai(root: Path, *, n: int = 4) -> Path:
 
 
 def write_dynamic(root: Path, *, n: int = 2, frames: int = 9) -> Path:
-    """``n`` NIfTI dynamic series ``(X, Y, T)``: a block moving with a sinusoidal breathing trace."""
+    """``n`` NIfTI dynamic series ``(X, Y, T)``: a block moving with a sinusoidal breathing."""
     root.mkdir(parents=True, exist_ok=True)
     for i in range(n):
         x = np.full((40, 32, frames), 0.05, np.float32)
