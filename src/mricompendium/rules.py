@@ -147,7 +147,12 @@ RULES: dict[str, Rule] = {
     "recon_robustness.pgd_epsilons": _list(0, 1, max_len=16, lo_open=True),
     "recon_unlearning.sampling": Rule(pattern=_SAMPLING),
     "recon_unlearning.forget_path": Rule(path=True),
-    # registration
+    # registration (notebook-specific lists before the patterns they would match)
+    "prostate_seq_reg.gas_hz": _list(0, 1000, 2, 2),  # [lowest, highest] field at the gas (Hz)
+    "prostate_seq_reg.bspline_mesh_mm": _list(6, 96, 1, 16, unique=True),
+    "breathing_model.amplitude_mm": _list(0, 60, 2, 2),  # [smallest, largest] diaphragm shift
+    "breathing_model.factors": _list(2, 16, 1, 8, unique=True),
+    "breathing_model.syn_variances": _list(0, 10, 1, 16),  # (update, total) pairs
     "*.ndim": _int(2, 3),
     "*.template_mm": Rule(lo=1, hi=10),
     "*.amplitude_mm": Rule(lo=0, hi=50),

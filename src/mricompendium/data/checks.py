@@ -121,6 +121,30 @@ def _volumes(name: str, **kw: Any) -> Callable[[Path, Mapping[str, Any]], str]:
     return check
 
 
+def _count(path: Path, found: list[Any], what: str, minimum: int) -> str:
+    if len(found) < minimum:
+        raise DataError(path, f"holds {len(found)} {what}, needs at least {minimum}")
+    return f"{len(found)} {what} in {path}"
+
+
+def _picai(path: Path, params: Mapping[str, Any]) -> str:
+    from mricompendium.data.registration.picai import find_picai_cases, load_picai_case
+
+    found = [f for f in find_picai_cases(path) if f.gland is not None]
+    out = _count(path, found, "PI-CAI studies with T2W, ADC, HBV and a whole-gland mask", 4)
+    load_picai_case(found[0])
+    return out
+
+
+def _dynamic(path: Path, params: Mapping[str, Any]) -> str:
+    from mricompendium.data.registration.dynamic import find_dynamic_series, load_dynamic_series
+
+    found = find_dynamic_series(path)
+    out = _count(path, found, "NIfTI dynamic series", 1)
+    load_dynamic_series(found[0])
+    return out
+
+
 # How each notebook reads its data_path (the route its data cell takes; keep them in step):
 # a function of (path, parameters) that checks the data and describes them in one line.
 # Notebooks not listed read raw k-space (their data_format parameter: fastmri, calgary_campinas).
@@ -132,6 +156,7 @@ ROUTES: dict[str, Callable[[Path, Mapping[str, Any]], str]] = {
     "biomech_cardiac": _volumes("acdc"), "mindeye2": _nsd, "brainclip": _brainclip,
     "mri2speech": _usc, "tongue_model": _contours, "reconresnet": _nifti_folder,
     "neural_geometry": _neural_geometry,
+    "prostate_seq_reg": _picai, "breathing_model": _dynamic,
 }  # fmt: skip
 FORMATS = ROUTES  # the earlier name
 
