@@ -112,6 +112,22 @@ def _nifti_folder(path: Path, params: Mapping[str, Any]) -> str:
     return describe_nifti_dir(path, size=int(params.get("image_size", 128)))
 
 
+def _two_organs(path: Path, params: Mapping[str, Any]) -> str:
+    """recon_unlearning: raw fastMRI k-space of the retain organ (data_path) and of the organ to
+    forget (forget_path), each with its own held-out volumes."""
+    split, coils = "n_test_volumes", ("num_coils",)
+    src = Source("data_path", coils_from=coils, split_from=split)
+    out = describe_kspace_source(path, "fastmri", params, src)
+    forget = params.get("forget_path")
+    if not forget:
+        raise DataError("forget_path", "is empty: data_path (retain) needs the organ to forget")
+    fpath = paths.resolve(str(forget))
+    if not fpath.exists():
+        raise DataError(fpath, "does not exist (forget_path)")
+    src = Source("forget_path", coils_from=coils, split_from=split)
+    return f"{out}; forget_path: {describe_kspace_source(fpath, 'fastmri', params, src)}"
+
+
 def _volumes(name: str, **kw: Any) -> Callable[[Path, Mapping[str, Any]], str]:
     def check(path: Path, params: Mapping[str, Any]) -> str:
         from mricompendium.data import volume_checks
@@ -157,6 +173,8 @@ ROUTES: dict[str, Callable[[Path, Mapping[str, Any]], str]] = {
     "mri2speech": _usc, "tongue_model": _contours, "reconresnet": _nifti_folder,
     "neural_geometry": _neural_geometry,
     "prostate_seq_reg": _picai, "breathing_model": _dynamic,
+    "primal_dual_unet": _nifti_folder, "propeller": _nifti_folder,
+    "recon_robustness": _nifti_folder, "recon_unlearning": _two_organs,
 }  # fmt: skip
 FORMATS = ROUTES  # the earlier name
 
