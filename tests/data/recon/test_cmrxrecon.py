@@ -95,3 +95,29 @@ def test_prepare_removes_readout_oversampling_then_crops() -> None:
     assert out.shape == (2, 3, 16, 16)
     with pytest.raises(DataError):
         prepare_cine_slice(k, 40)
+
+
+def test_describe_counts_patients_and_checks_headers(tmp_path: Path) -> None:
+    from mricompendium.data.recon.cmrxrecon import describe_cmrxrecon
+
+    root = _tree(tmp_path / "ok", patients=("P001", "P002", "P003"))
+    line = describe_cmrxrecon(root, min_patients=3)
+    assert line == "CMRxRecon cine: 3 files of 3 patients, coils [4], frames [5]"
+    with pytest.raises(DataError, match="3 patients, the notebook needs 4"):
+        describe_cmrxrecon(root, min_patients=4)
+    bad = tmp_path / "bad" / "FullSample" / "P001"
+    bad.mkdir(parents=True)
+    with h5py.File(bad / "cine_sax.mat", "w") as f:
+        f["kspace_full"] = np.zeros((2, 3, 4, 5, 6), np.float32)
+    with pytest.raises(DataError, match="not complex"):
+        describe_cmrxrecon(tmp_path / "bad", min_patients=1)
+
+
+def test_the_dynamic_cs_dry_run_reads_the_tree(tmp_path: Path) -> None:
+    from mricompendium import run
+
+    root = _tree(tmp_path, patients=("P001", "P002"))
+    checked = run.check_run("dynamic_cs", overrides={"data_path": str(root)})
+    assert checked.data == [
+        "data_path: CMRxRecon cine: 2 files of 2 patients, coils [4], frames [5]"
+    ]

@@ -90,6 +90,17 @@ def test_the_stopping_rule_stops_early_and_weights_are_checked(sim) -> None:
         d.primal_dual(b, weights={"wavelet": 1.0}, iters=2, tol=0)
 
 
+def test_primal_dual_moves_past_a_consistent_zero_filled_start() -> None:
+    """One coil: the zero-filled image fits the data, so only the regularisers move it; the
+    stopping rule must not stop at the first step."""
+    obj = _cine(1)
+    one = FrameSimulator(obj, np.ones((1, 16, 16), bool), num_coils=1, snr=50.0, seed=0)
+    b = one.batch([0], "vd_kt@3", seed=1)
+    out = d.primal_dual(b, weights={"tv_t": 0.05}, iters=30, tol=1e-4)
+    assert out.iters > 1
+    assert not torch.allclose(out.image, b.zero_filled(), atol=1e-6)
+
+
 def test_sense_with_full_sampling_recovers_the_reference(sim) -> None:
     b = sim.batch([0], "equispaced_kt@1,acs=0", seed=2)
     out = d.cg_sense(b, lam=0.0, iters=50, tol=1e-8).image

@@ -35,6 +35,7 @@ from mricompendium.data.loaders import open_h5
 from mricompendium.data.recon.frames import FrameKspaceSet
 
 __all__ = [
+    "describe_cmrxrecon",
     "ACS_LINES",
     "KSPACE_KEYS",
     "MASK_KEYS",
@@ -190,3 +191,27 @@ def load_cmrxrecon(
     if len(shapes) != 1:
         raise DataError(root, f"slices differ in coils or frames: {sorted(shapes)}")
     return FrameKspaceSet(np.stack(kspace), units, device=device)
+
+
+def describe_cmrxrecon(
+    root: str | os.PathLike[str], *, min_patients: int, view: str = "sax"
+) -> str:
+    """Check every fully sampled file's ``kspace_full`` header (complex, 5 dimensions) and the
+    patient count a notebook needs; one line about the data (for ``--dry``)."""
+    files = cine_files(root, view)
+    shapes = []
+    for path in files:
+        with open_h5(path) as f:
+            ds = _dataset(f, KSPACE_KEYS[0], path)
+            if not {"real", "imag"} <= set(ds.dtype.names or ()):
+                raise DataError(path, f"{KSPACE_KEYS[0]!r} is not complex (no real/imag fields)")
+            if ds.ndim != 5:
+                raise DataError(path, f"{KSPACE_KEYS[0]!r} has {ds.ndim} dimensions, expected 5")
+            shapes.append(tuple(ds.shape[::-1]))
+    patients = {p.parent.name for p in files}
+    if len(patients) < min_patients:
+        raise DataError(root, f"{len(patients)} patients, the notebook needs {min_patients}")
+    coils = sorted({s[2] for s in shapes})
+    frames = sorted({s[4] for s in shapes})
+    return (f"CMRxRecon cine: {len(files)} files of {len(patients)} patients, coils {coils}, "
+            f"frames {frames}")  # fmt: skip

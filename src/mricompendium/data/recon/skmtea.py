@@ -34,6 +34,7 @@ from mricompendium.data.loaders import open_h5
 from mricompendium.data.recon.frames import FrameKspaceSet
 
 __all__ = [
+    "describe_skmtea",
     "CARTILAGE",
     "RECON_DIR",
     "SEG_DIR",
@@ -198,3 +199,31 @@ def _resize_rect(x: np.ndarray, size: int) -> np.ndarray:
     _, h, w = x.shape
     out = ndimage.zoom(x, (1, size / h, size / w), order=1, grid_mode=True, mode="nearest")
     return out[:, :size, :size]
+
+
+def describe_skmtea(root: str | os.PathLike[str], *, splits: tuple[str, ...] = ("train", "val",
+                    "test"), version: str = "v1.0.0") -> str:  # fmt: skip
+    """Check every scan of ``splits``: its HDF5 keys and shapes and its segmentation's header
+    (for ``--dry``); one line about the data."""
+    import nibabel as nib
+
+    r = Path(root)
+    counts = {}
+    for split in splits:
+        images = read_split(r, split, version)
+        for d in images:
+            path = r / RECON_DIR / d["file_name"]
+            with open_h5(path) as f:
+                if "kspace" not in f:
+                    raise DataError(path, "has no dataset 'kspace'")
+                shape = tuple(f["kspace"].shape)
+            read_scan(path, slices=[shape[0] // 2])
+            seg = r / SEG_DIR / f"{d['scan_id']}.nii.gz"
+            try:
+                seg_shape = tuple(nib.load(str(seg)).shape)
+            except (OSError, ValueError, EOFError) as e:
+                raise DataError(seg, f"not a readable NIfTI file ({e})") from e
+            if seg_shape != shape[:3]:
+                raise DataError(seg, f"segmentation {seg_shape} does not match the scan {shape}")
+        counts[split] = len(images)
+    return "SKM-TEA raw data: " + ", ".join(f"{k} {v} scans" for k, v in counts.items())
