@@ -110,12 +110,6 @@ def _cmrxrecon(path: Path, min_patients: int) -> str:
     return describe_cmrxrecon(path, min_patients=min_patients)
 
 
-def _skmtea(path: Path) -> str:
-    from mricompendium.data.recon.skmtea import describe_skmtea
-
-    return describe_skmtea(path)
-
-
 def _volumes(name: str, **kw: Any) -> Callable[[Path, Mapping[str, Any]], str]:
     def check(path: Path, params: Mapping[str, Any]) -> str:
         from mricompendium.data import volume_checks
@@ -135,8 +129,7 @@ ROUTES: dict[str, Callable[[Path, Mapping[str, Any]], str]] = {
     "ddmr": _volumes("learn2reg"), "nestedmorph": _volumes("learn2reg"),
     "biomech_cardiac": _volumes("acdc"), "mindeye2": _nsd, "brainclip": _brainclip,
     "mri2speech": _usc, "tongue_model": _contours, "reconresnet": _nifti_folder,
-    "dynamic_cs": lambda p, q: _cmrxrecon(p, 2), "skm_tea": lambda p, q: _skmtea(p),
-    "cmrxrecon": lambda p, q: _cmrxrecon(p, int(q.get("n_test_patients", 1)) + 2),
+    "dynamic_cs": lambda p, q: _cmrxrecon(p, 2),
 }  # fmt: skip
 FORMATS = ROUTES  # the earlier name
 

@@ -105,3 +105,23 @@ def test_a_segmentation_of_another_shape_is_refused(tmp_path: Path) -> None:
     write_skmtea_split(tmp_path, "val", [d])
     with pytest.raises(DataError, match="segmentation"):
         load_skmtea(tmp_path, split="val", size=16)
+
+
+def test_describe_reads_every_split_and_checks_segmentations(tmp_path: Path) -> None:
+    from mricompendium.data.recon.skmtea import SEG_DIR, describe_skmtea
+
+    for split, ids in (("train", ["MTR_001", "MTR_002"]), ("val", ["MTR_003"])):
+        write_skmtea_split(tmp_path, split, [_scan(tmp_path, s, i) for i, s in enumerate(ids)])
+    assert describe_skmtea(tmp_path, splits=("train", "val")) == (
+        "SKM-TEA raw data: train 2 scans, val 1 scans"
+    )
+    with pytest.raises(DataError, match="annotation"):
+        describe_skmtea(tmp_path)  # no test split
+    import nibabel as nib
+
+    nib.save(
+        nib.Nifti1Image(np.zeros((X, Y, Z + 1), np.uint8), np.eye(4)),
+        str(tmp_path / SEG_DIR / "MTR_003.nii.gz"),
+    )
+    with pytest.raises(DataError, match="does not match the scan"):
+        describe_skmtea(tmp_path, splits=("train", "val"))
