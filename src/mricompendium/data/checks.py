@@ -128,6 +128,12 @@ def _two_organs(path: Path, params: Mapping[str, Any]) -> str:
     return f"{out}; forget_path: {describe_kspace_source(fpath, 'fastmri', params, src)}"
 
 
+def _cmrxrecon(path: Path, min_patients: int) -> str:
+    from mricompendium.data.recon.cmrxrecon import describe_cmrxrecon
+
+    return describe_cmrxrecon(path, min_patients=min_patients)
+
+
 def _volumes(name: str, **kw: Any) -> Callable[[Path, Mapping[str, Any]], str]:
     def check(path: Path, params: Mapping[str, Any]) -> str:
         from mricompendium.data import volume_checks
@@ -175,6 +181,7 @@ ROUTES: dict[str, Callable[[Path, Mapping[str, Any]], str]] = {
     "prostate_seq_reg": _picai, "breathing_model": _dynamic,
     "primal_dual_unet": _nifti_folder, "propeller": _nifti_folder,
     "recon_robustness": _nifti_folder, "recon_unlearning": _two_organs,
+    "dynamic_cs": lambda p, q: _cmrxrecon(p, 2),
 }  # fmt: skip
 FORMATS = ROUTES  # the earlier name
 
