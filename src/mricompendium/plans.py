@@ -176,8 +176,15 @@ def load_trained(path: str | Path, map_location: Any = "cpu") -> tuple[nn.Module
 
 
 def check_config(model: nn.Module, config: Mapping[str, Any]) -> None:
-    """Raise unless ``config`` rebuilds ``model``'s architecture (same state keys and shapes)."""
-    rebuilt = checkpoints.build_model(config).state_dict()
+    """Raise unless ``config`` rebuilds ``model``'s architecture (same state keys and shapes).
+
+    The global random states are left as they were (a factory may seed or draw from them).
+    """
+    rng = checkpoints.get_rng_state()
+    try:
+        rebuilt = checkpoints.build_model(config).state_dict()
+    finally:
+        checkpoints.set_rng_state(rng)
     ours = model.state_dict()
     diff = sorted(set(ours) ^ set(rebuilt)) or [
         k for k in ours if tuple(ours[k].shape) != tuple(rebuilt[k].shape)
