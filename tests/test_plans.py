@@ -101,7 +101,8 @@ def test_checkpoints_of_train_give_the_numbers_of_inline_training(trained) -> No
     (job,) = plan["jobs"]
     assert job["kept"] == ["step-0000002.pt", "step-0000004.pt"] and job["precision"] == "fp32"
     width = job["config"]["kwargs"]["width"]
-    source = plans.Checkpoints.open(str(trained), nb_id="swin_unetr", fingerprint=_fingerprint(SMALL))
+    fp = _fingerprint(SMALL)
+    source = plans.Checkpoints.open(str(trained), nb_id="swin_unetr", fingerprint=fp)
     restored = _evaluate(SMALL, width, source)
     inline = _evaluate(SMALL, width, None)
     assert len(restored.rows) == len(inline.rows) > 0

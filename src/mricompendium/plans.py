@@ -1,4 +1,4 @@
-"""Trained models two ways from one set-up: trained here by ``training.fit``, or read from checkpoints.
+"""Trained models two ways from one set-up: trained by ``training.fit``, or read from checkpoints.
 
 A family's experiment layer describes one training run as a :class:`FitCall`: the model built
 after seeding, the batches, the loss, ``fit``'s options, the model's constructor configuration
@@ -53,8 +53,9 @@ __all__ = [
     "source_record",
 ]
 
+# fit options that shape the trained weights or curve
 _PLAIN_FIT = ("steps", "lr", "weight_decay", "optimizer", "grad_clip", "scheduler", "seed",
-              "val_every")  # fmt: skip  (fit options that shape the trained weights or curve)
+              "val_every")  # fmt: skip
 
 
 def _plain(value: Any) -> Any:
@@ -216,8 +217,9 @@ def _load(model: nn.Module, state: Mapping[str, Any], path: Path) -> None:
         model.load_state_dict(state["model"])
     except RuntimeError as err:
         first = str(err).strip().splitlines()
-        raise CheckpointError(f"{path}: another model architecture: "
-                              f"{' '.join(first[1:2] or first[:1])[:160]}") from None
+        raise CheckpointError(
+            f"{path}: another model architecture: {' '.join(first[1:2] or first[:1])[:160]}"
+        ) from None
 
 
 class Checkpoints:
@@ -262,8 +264,8 @@ class Checkpoints:
         root = paths.resolve(checkpoint_dir)
         plan_file = root / "plan.json"
         if not plan_file.is_file():
-            raise CheckpointError(f"{root}: no plan.json (write it with python -m "
-                                  f"mricompendium.train {nb_id} --checkpoint-dir {root})")  # fmt: skip
+            raise CheckpointError(f"{root}: no plan.json (write it with python -m mricompendium"
+                                  f".train {nb_id} --checkpoint-dir {root})")  # fmt: skip
         plan = json.loads(plan_file.read_text())
         if plan.get("notebook") != nb_id:
             raise CheckpointError(f"{root}: checkpoints of {plan.get('notebook')!r}, not {nb_id}")
@@ -316,8 +318,9 @@ class Checkpoints:
                                   f"{step} (its budget: {call.steps} steps)")  # fmt: skip
         saved = _plain(state.get("config") or {})
         if call.config is not None and saved != _plain(call.config):
+            ours = _plain(call.config).get("kwargs", {})
             raise CheckpointError(f"{path}: another model configuration: "
-                                  f"{_differences(saved.get('kwargs', {}), _plain(call.config).get('kwargs', {}))}")  # fmt: skip
+                                  f"{_differences(saved.get('kwargs', {}), ours)}")  # fmt: skip
         recipe = (state.get("meta") or {}).get("recipe")
         ours = call.full_recipe()
         if self.state is None and recipe is not None and recipe != ours:  # one file: recorded

@@ -107,7 +107,7 @@ RECON_MODELS = ("U-Net", "E2E-VarNet", "E2E-VarNet (no DC)", "CascadeNet", "KIKI
                 "LPD-Net", "RIM", "i-RIM", "CIRIM", "CIRIM (explicit DC)", "RecurrentVarNet",
                 "XPDNet", "ReconResNet")  # fmt: skip
 _SAMPLING = rf"({'|'.join(SAMPLING_PATTERNS)})@[0-9.]+x?(\s*,\s*(cf|calib)=[0-9.]+)*"
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")  # mricompendium.amp.PRECISIONS (a test keeps them equal)
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")  # as mricompendium.amp.PRECISIONS (a test checks)
 BIG = 1_000_000  # steps, cases: far past the papers' scale, short of "train until killed"
 
 

@@ -145,7 +145,8 @@ def run_job(
     options, keep = _fit_options(call)
     steps = options["steps"]
     meta = {"notebook": plan.nb_id, "method": job.method, "seed": job.seed,
-            "precision": precision, "world_size": world.size, "recipe": call.full_recipe()}  # fmt: skip
+            "precision": precision, "world_size": world.size,
+            "recipe": call.full_recipe()}  # fmt: skip
     info = {"config": call.config, "data_fingerprint": plan.data_fingerprint, "meta": meta}
     t0 = time.perf_counter()
     hist = training.fit(

@@ -38,7 +38,8 @@ def brainclip(p: dict[str, Any], device: torch.device) -> plans.Plan:
     embedding, noise = fmri.load_embedding(fmri.EmbeddingConfig()), fmri.fit_noise_model()
     sim = fmri.SimConfig(n_voxels=p["n_voxels"], trials_per_session=p["trials_per_session"],
                          trials_per_run=p["trials_per_run"], signal_psc=p["signal_psc"],
-                         noise_scale=p["noise_scale"], glm_hrf=p["glm_hrf"], p_second=0.0)  # fmt: skip
+                         noise_scale=p["noise_scale"], glm_hrf=p["glm_hrf"],
+                         p_second=0.0)  # fmt: skip
     study = brainclip_study(sim, embedding, noise, n_novel=p["n_novel"], n_train=p["n_train"],
                             n_val=p["n_val"], n_test_seen=p["n_test_seen"],
                             n_test_novel=p["n_test_novel"], test_repeats=p["test_repeats"],
@@ -58,8 +59,9 @@ def brainclip(p: dict[str, Any], device: torch.device) -> plans.Plan:
                 model = bc.build_mapper(p["model_size"], seed=s, **kwargs)
                 config = {"factory": "mricompendium.experiments.fmri.brainclip:build_mapper",
                           "kwargs": {"size": p["model_size"], "seed": s, **kwargs}}  # fmt: skip
-                return bc.fit_setup(model, study, cfg, seed=s, device=device,
-                                    on_step={half: _noop} if half >= 1 else None, config=config)  # fmt: skip
+                on_step = {half: _noop} if half >= 1 else None
+                return bc.fit_setup(model, study, cfg, seed=s, device=device, on_step=on_step,
+                                    config=config)  # fmt: skip
 
             jobs.append(plans.Job(method, s, setup, val_metric="val identification"))
     info = provenance.data_info("simulated", study.description)

@@ -161,8 +161,9 @@ def fit_setup(
     def loss_fn(m: nn.Module, batch: ReconBatch) -> torch.Tensor:
         return magnitude_l1(m, batch.to(dev), over_steps=over)
 
-    config = {"factory": "mricompendium.experiments.reconstruction:build_model",
-              "kwargs": {"name": name, "scale": scale, **(overrides or {})}} if named else None  # fmt: skip
+    config = ({"factory": "mricompendium.experiments.reconstruction:build_model",
+               "kwargs": {"name": name, "scale": scale, **(overrides or {})}}
+              if named else None)  # fmt: skip
     recipe = {"samplings": [str(Sampling.parse(s)) for s in samplings], "batch_size": batch_size,
               "mask_pool": mask_pool, "loss_over_steps": over,
               "indices": None if indices is None else [int(i) for i in indices]}  # fmt: skip

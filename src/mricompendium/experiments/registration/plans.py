@@ -41,7 +41,8 @@ def ddmr(p: dict[str, Any], device: torch.device) -> plans.Plan:
     batch_fn = functools.partial(data.train.batch, batch_size=p["batch_size"])
     guided = dict(smoothness=p["smoothness"], n_labels=data.anatomies.n_labels)
     common = dict(steps=p["train_steps"], lr=p["lr"], device=device, val_pairs=val,
-                  val_every=p["val_every"], scale=p["scale"], overrides={"ndim": p["ndim"]})  # fmt: skip
+                  val_every=p["val_every"], scale=p["scale"],
+                  overrides={"ndim": p["ndim"]})  # fmt: skip
 
     def setup(cfg: LossConfig, seed: int, half: bool) -> plans.FitCall:
         return evaluate.fit_setup("VoxelMorph", cfg, batch_fn, seed=seed,

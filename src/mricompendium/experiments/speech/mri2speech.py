@@ -288,7 +288,8 @@ def fit_setup(
                   val_fn=lambda m: mean_val_mcd(m, data["val"], norm),
                   precision=precision)  # fmt: skip
     config = {"factory": "mricompendium.experiments.speech.mri2speech:build_model",
-              "kwargs": {"scale": scale, "n_mels": len(norm.mean), "upsample": upsample}}  # fmt: skip
+              "kwargs": {"scale": scale, "n_mels": len(norm.mean),
+                         "upsample": upsample}}  # fmt: skip
     return FitCall(model, batches, l1_loss, kwargs, config, {"batch_size": batch_size,
                                                              "crop": crop})  # fmt: skip
 
