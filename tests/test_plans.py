@@ -147,3 +147,18 @@ def test_checkpoints_of_other_data_another_notebook_or_job_are_refused(trained) 
     with pytest.raises(plans.CheckpointError, match="another model configuration: width"):
         _evaluate(SMALL, width + 2, source)
     assert plans.Checkpoints.open("", nb_id="swin_unetr", fingerprint=None) is None
+
+
+def test_one_checkpoint_file_is_its_method_seed_and_step_and_names_its_notebook(trained) -> None:
+    file = trained / "u-net" / "seed0" / "last.pt"
+    fp = _fingerprint(SMALL)
+    one = plans.Checkpoints.open(checkpoint=str(file), nb_id="swin_unetr", fingerprint=fp)
+    assert one.single == ("U-Net", 0, 4) and one.path("anything", 9, 9) == file
+    record = one.record()
+    assert record["source"] == "checkpoint" and record["same_data"] and record["step"] == 4
+    assert not plans.Checkpoints.open(checkpoint=str(file), nb_id="swin_unetr",
+                                      fingerprint="other").record()["same_data"]  # fmt: skip
+    with pytest.raises(plans.CheckpointError, match="a checkpoint of 'swin_unetr', not of cirim"):
+        plans.Checkpoints.open(checkpoint=str(file), nb_id="cirim", fingerprint=fp)
+    with pytest.raises(ValueError, match="not both"):
+        plans.Checkpoints.open(str(trained), str(file), nb_id="swin_unetr", fingerprint=fp)
