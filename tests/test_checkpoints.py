@@ -23,7 +23,7 @@ def _model() -> nn.Module:
 
 def test_round_trip_holds_config_fingerprint_curves_and_rebuilds_the_model(tmp_path):
     model = _model()
-    config = {"factory": "mricompendium.train_plans:selftest_model",
+    config = {"factory": "mricompendium.train:selftest_model",
               "kwargs": {"width": 4, "dropout": 0.0, "extra": (1, 2)}}  # fmt: skip
     config["kwargs"].pop("extra")
     opt = torch.optim.Adam(model.parameters())
@@ -68,7 +68,7 @@ def test_config_must_be_plain_and_factories_must_be_ours(tmp_path):
     with pytest.raises(TypeError, match="plain"):
         bad = {"factory": "x:y", "kwargs": {"obj": Payload()}}
         checkpoints.save_checkpoint(tmp_path / "c.pt", _model(), None, 0, config=bad)
-    for factory in ("os:system", "mricompendium.train_plans", "mricompendium.nothing:here"):
+    for factory in ("os:system", "mricompendium.train", "mricompendium.nothing:here"):
         with pytest.raises(checkpoints.CheckpointError):
             checkpoints.build_model({"factory": factory, "kwargs": {}})
 

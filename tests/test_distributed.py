@@ -1,7 +1,7 @@
 """DDP and resumption, on this CPU: two gloo processes against one, a SIGKILLed run resumed.
 
 Processes are forked (no new interpreter, no torch import: a second or two each). The selftest
-plan (``mricompendium.train_plans.selftest``: a small CNN with dropout, batches drawn per step)
+plan (``mricompendium.train.selftest``: a small CNN with dropout, batches drawn per step)
 trains through the same command line ``torchrun`` calls, ``mricompendium.train.main``.
 """
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from mricompendium import memory, parameters, paths, rules, run
+from mricompendium import amp, memory, parameters, paths, rules, run
 
 NOTEBOOKS = sorted(paths.NOTEBOOKS.glob("*/*.ipynb"))
 
@@ -55,7 +55,21 @@ def test_copied_constants_follow_their_source() -> None:
     from mricompendium.experiments.reconstruction.registry import MODELS
 
     assert rules.RECON_MODELS == tuple(MODELS)
+    assert rules.PRECISIONS == amp.PRECISIONS
     assert rules.CORPUS_SHAPE_SPEAKERS == {k: v.n_shape_speakers for k, v in PRESETS.items()}
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[nb.stem for nb in NOTEBOOKS])
+def test_precision_takes_the_training_precisions_and_defaults_to_auto(notebook: Path) -> None:
+    cell = _cell(notebook)
+    if "precision" not in cell:
+        pytest.skip("no precision parameter")
+    assert cell["precision"].default == "auto"
+    rule = parameters.rule_for(notebook.stem, cell["precision"])
+    assert rule.choices == amp.PRECISIONS
+    for key in ("checkpoint_dir", "checkpoint"):
+        if key in cell:
+            assert cell[key].default == "" and parameters.rule_for(notebook.stem, cell[key]).path
 
 
 @pytest.mark.parametrize(
@@ -80,6 +94,10 @@ def test_copied_constants_follow_their_source() -> None:
         ("scse", "shape=[64, 80]", "holds 2 item(s), needs at least 3"),
         ("mindeye2", "model_size=huge", "'huge' is not one of cpu, paper"),
         ("biomech_cardiac", "poisson_ratio=0.5", "must be <= 0.49"),
+        ("swin_unetr", "precision=fp64", "'fp64' is not one of auto, fp32, bf16, fp16"),
+        ("cirim", "precision=float16", "'float16' is not one of auto, fp32, bf16, fp16"),
+        ("ddmr", "checkpoint_dir=no/such/folder", "no/such/folder does not exist"),
+        ("cirim", "checkpoint=no/such/file.pt", "no/such/file.pt does not exist"),
     ],
 )
 def test_bad_values_are_refused_in_one_line(nb_id: str, setting: str, message: str) -> None:

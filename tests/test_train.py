@@ -16,23 +16,6 @@ def test_job_folders_are_slugs_of_method_and_seed(tmp_path):
     assert train.job_dir(tmp_path, "VoxelMorph+seg+UW", 0).parent.name == "voxelmorph+seg+uw"
 
 
-def test_capture_fit_returns_the_call_and_trains_nothing():
-    model = torch.nn.Linear(2, 1)
-    before = model.weight.detach().clone()
-
-    def family_train():
-        from mricompendium import training
-
-        training.fit(model, lambda s, g: torch.ones(1, 2), lambda m, b: m(b).sum(), steps=5, lr=1)
-        raise AssertionError("not reached")
-
-    call = train.capture_fit(family_train)
-    assert call.model is model and call.kwargs == {"steps": 5, "lr": 1}
-    assert torch.equal(model.weight, before)
-    with pytest.raises(RuntimeError, match="without calling"):
-        train.capture_fit(lambda: None)
-
-
 def test_selftest_writes_kept_checkpoints_a_curve_and_a_rebuildable_model(tmp_path):
     argv = [
         "selftest",
@@ -69,14 +52,16 @@ def test_unknown_notebook_fails_in_one_line(capsys):
 
 
 def test_every_plan_function_exists():
-    for nb_id in train.PLANS:
+    for nb_id, target in train.PLANS.items():
         assert callable(train._plan_function(nb_id, None))
         if nb_id != "selftest":
             assert paths.notebook_path(nb_id).exists()
+            family = paths.notebook_path(nb_id).parent.name
+            assert target.startswith("mricompendium.experiments."), (nb_id, family)
 
 
 def test_check_config_catches_a_config_that_builds_another_model():
-    config = {"factory": "mricompendium.train_plans:selftest_model", "kwargs": {"width": 4}}
+    config = {"factory": "mricompendium.train:selftest_model", "kwargs": {"width": 4}}
     train.check_config(checkpoints.build_model(config), config)
     with pytest.raises(ValueError, match="does not rebuild"):
         train.check_config(torch.nn.Linear(2, 2), config)
@@ -94,3 +79,4 @@ def test_cirim_plan_trains_a_job_whose_checkpoint_rebuilds_the_notebooks_model(t
     model, state = train.load_trained(train.job_dir(tmp_path, "CIRIM", 0) / "last.pt")
     assert state["data_fingerprint"] == plan.data_fingerprint and state["step"] == 2
     assert type(model).__name__ == "CIRIM"
+    assert state["meta"]["recipe"]["samplings"] == p["train_samplings"]

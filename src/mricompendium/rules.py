@@ -24,6 +24,7 @@ from typing import Any
 
 __all__ = [
     "CORPUS_SHAPE_SPEAKERS",
+    "PRECISIONS",
     "RECON_MODELS",
     "RELATIONS",
     "RULES",
@@ -106,6 +107,7 @@ RECON_MODELS = ("U-Net", "E2E-VarNet", "E2E-VarNet (no DC)", "CascadeNet", "KIKI
                 "LPD-Net", "RIM", "i-RIM", "CIRIM", "CIRIM (explicit DC)", "RecurrentVarNet",
                 "XPDNet", "ReconResNet")  # fmt: skip
 _SAMPLING = rf"({'|'.join(SAMPLING_PATTERNS)})@[0-9.]+x?(\s*,\s*(cf|calib)=[0-9.]+)*"
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")  # as mricompendium.amp.PRECISIONS (a test checks)
 BIG = 1_000_000  # steps, cases: far past the papers' scale, short of "train until killed"
 
 
@@ -227,6 +229,9 @@ RULES: dict[str, Rule] = {
     # every family
     "output_dir": Rule(pattern=r"[^\x00]*"),  # set by mricompendium.run, never by the user
     "*data_path": Rule(path=True),
+    "checkpoint_dir": Rule(path=True),  # a folder python -m mricompendium.train wrote
+    "checkpoint": Rule(path=True),  # one checkpoint file
+    "precision": Rule(choices=PRECISIONS),
     "device": Rule(pattern=r"auto|cpu|mps|cuda(:\d+)?"),
     "pattern": Rule(choices=SAMPLING_PATTERNS),
     "*_samplings": Rule(pattern=_SAMPLING, min_len=1, max_len=32, unique=True),

@@ -25,144 +25,51 @@ from a checkpoint alone. The default folder is ``checkpoints/<id>`` (git-ignored
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
+import functools
 import importlib
 import logging
-import re
 import shutil
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from mricompendium import amp, checkpoints, distributed, paths, training
+from mricompendium import amp, distributed, paths, training
 from mricompendium.io import atomic_write_json
+from mricompendium.plans import FitCall, Job, Plan, check_config, job_dir, load_trained
 
 __all__ = [
     "PLANS",
     "FitCall",
     "Job",
     "Plan",
-    "capture_fit",
     "check_config",
     "job_dir",
     "load_trained",
     "main",
     "plan_for",
     "run_plan",
+    "selftest",
+    "selftest_model",
 ]
 
 log = logging.getLogger("mricompendium.train")
 
-# notebook id -> "module:function" building its Plan from (params, device). Phase 2 moves each
-# into its family's experiment layer (e.g. mricompendium.experiments.reconstruction:train_plan).
+# notebook id -> "module:function" building its Plan from (params, device), in the family's
+# experiment layer: the same set-up functions the notebook trains with.
 PLANS: dict[str, str] = {
-    "cirim": "mricompendium.train_plans:cirim",
-    "swin_unetr": "mricompendium.train_plans:swin_unetr",
-    "ddmr": "mricompendium.train_plans:ddmr",
-    "brainclip": "mricompendium.train_plans:brainclip",
-    "mri2speech": "mricompendium.train_plans:mri2speech",
-    "selftest": "mricompendium.train_plans:selftest",
+    "cirim": "mricompendium.experiments.reconstruction.plans:cirim",
+    "swin_unetr": "mricompendium.experiments.segmentation.plans:swin_unetr",
+    "ddmr": "mricompendium.experiments.registration.plans:ddmr",
+    "brainclip": "mricompendium.experiments.fmri.plans:brainclip",
+    "mri2speech": "mricompendium.experiments.speech.plans:mri2speech",
+    "selftest": "mricompendium.train:selftest",
 }
-
-
-@dataclasses.dataclass
-class FitCall:
-    """What a family's training function passes to ``training.fit``."""
-
-    model: nn.Module
-    batches: Any
-    loss_fn: Callable[[nn.Module, Any], torch.Tensor]
-    kwargs: dict[str, Any]
-
-
-class _Captured(Exception):  # noqa: N818 (a control-flow signal, not an error)
-    def __init__(self, call: FitCall) -> None:
-        super().__init__("training.fit captured")
-        self.call = call
-
-
-@contextlib.contextmanager
-def _fit_replaced() -> Iterator[None]:
-    original = training.fit
-
-    def capture(model, batches, loss_fn, **kwargs):
-        raise _Captured(FitCall(model, batches, loss_fn, kwargs))
-
-    training.fit = capture
-    try:
-        yield
-    finally:
-        training.fit = original
-
-
-def capture_fit(train_call: Callable[[], Any]) -> FitCall:
-    """Run a family's training function up to its ``training.fit`` call and return that call.
-
-    The family's own code seeds, builds the model, the batch function, the loss and the
-    validation exactly as the notebook does; nothing is trained. (Phase 1's bridge to the
-    experiment layers: it needs no change there.)
-
-    Raises:
-        RuntimeError: the function returned without calling ``training.fit``.
-    """
-    with _fit_replaced():
-        try:
-            train_call()
-        except _Captured as c:
-            return c.call
-    raise RuntimeError("the training function returned without calling training.fit")
-
-
-@dataclasses.dataclass
-class Job:
-    """One model to train: a method at a training seed.
-
-    Attributes:
-        method: the method's name in the notebook's results.
-        seed: its training seed.
-        setup: ``() -> FitCall``: builds the model (after seeding), batches, loss and the
-            family's ``fit`` options (``steps``, ``lr``, ``val_fn``, ``on_step`` ...).
-        config: the model's constructor configuration (``checkpoints.build_model`` rebuilds it).
-        val_metric: the name of the validation metric, and its direction.
-        higher_is_better: the validation metric's direction.
-    """
-
-    method: str
-    seed: int
-    setup: Callable[[], FitCall]
-    config: dict[str, Any]
-    val_metric: str = "val"
-    higher_is_better: bool = True
-
-
-@dataclasses.dataclass
-class Plan:
-    """A notebook's training set-up: its jobs and the data they train on.
-
-    ``cpu_bf16``: bf16 autocast is faster than fp32 for these models on a CPU with bf16 units
-    (measured by ``benchmarks/precision.py``), so ``--precision auto`` picks it there.
-    ``context`` holds the data objects the plan built (for an evaluation beside training, e.g.
-    ``benchmarks/precision.py``); nothing in it is written anywhere.
-    """
-
-    nb_id: str
-    jobs: list[Job]
-    data_fingerprint: str | None
-    description: str = ""
-    context: dict[str, Any] = dataclasses.field(default_factory=dict)
-    cpu_bf16: bool = False
-
-
-def job_dir(root: str | Path, method: str, seed: int) -> Path:
-    """``<root>/<method slug>/seed<seed>``: ``"CIRIM (explicit DC)"`` -> ``cirim-explicit-dc``."""
-    slug = re.sub(r"[^a-z0-9+]+", "-", method.lower()).strip("-") or "model"
-    return Path(root) / slug / f"seed{int(seed)}"
 
 
 def _plan_function(nb_id: str, hook: str | None) -> Callable[..., Plan]:
@@ -201,23 +108,24 @@ def _fit_options(call: FitCall) -> tuple[dict[str, Any], list[int]]:
     return {"steps": steps, **kw}, sorted({*map(int, on_step), steps})
 
 
-def check_config(model: nn.Module, config: Mapping[str, Any]) -> None:
-    """Raise unless ``config`` rebuilds ``model``'s architecture (same state keys and shapes)."""
-    rebuilt = checkpoints.build_model(config).state_dict()
-    ours = model.state_dict()
-    diff = sorted(set(ours) ^ set(rebuilt)) or [
-        k for k in ours if tuple(ours[k].shape) != tuple(rebuilt[k].shape)
-    ]
-    if diff:
-        raise ValueError(f"config {config.get('factory')} does not rebuild the model: {diff[:3]}")
-
-
 def _write_curve(path: Path, job: Job, hist: training.History) -> None:
     from mricompendium.claims import Curve
 
     curve = Curve.from_history(job.method, job.seed, hist, val_metric=job.val_metric,
                                higher_is_better=job.higher_is_better)  # fmt: skip
     atomic_write_json(path, dataclasses.asdict(curve))
+
+
+def _needed(job: Job, root: Path) -> list[nn.Module]:
+    """The trained models a job's set-up takes (``job.needs`` at its seed, full budget)."""
+    models = []
+    for method in job.needs:
+        folder = job_dir(root, method, job.seed)
+        if not (folder / "curve.json").is_file():
+            raise RuntimeError(f"{job.method} seed {job.seed} needs {method} seed {job.seed} "
+                               f"trained first (into {folder})")  # fmt: skip
+        models.append(load_trained(folder / "last.pt")[0])
+    return models
 
 
 def run_job(
@@ -230,13 +138,16 @@ def run_job(
     if fresh and world.main:
         shutil.rmtree(folder, ignore_errors=True)
     distributed.barrier()
-    call = job.setup()
-    check_config(call.model, job.config)
+    call = job.setup(*_needed(job, root))
+    if call.config is None:
+        raise ValueError(f"{job.method}: its set-up gives no model configuration")
+    check_config(call.model, call.config)
     options, keep = _fit_options(call)
     steps = options["steps"]
     meta = {"notebook": plan.nb_id, "method": job.method, "seed": job.seed,
-            "precision": precision, "world_size": world.size}  # fmt: skip
-    info = {"config": job.config, "data_fingerprint": plan.data_fingerprint, "meta": meta}
+            "precision": precision, "world_size": world.size,
+            "recipe": call.full_recipe()}  # fmt: skip
+    info = {"config": call.config, "data_fingerprint": plan.data_fingerprint, "meta": meta}
     t0 = time.perf_counter()
     hist = training.fit(
         call.model, call.batches, call.loss_fn, device=device, precision=precision,
@@ -251,7 +162,7 @@ def run_job(
                                           for k in keep],
             "started_at_step": hist.start_step, "wall_s": round(time.perf_counter() - t0, 3),
             "precision": hist.precision, "world_size": hist.world_size,
-            "shards": hist.shards, "config": job.config}  # fmt: skip
+            "shards": hist.shards, "config": call.config}  # fmt: skip
 
 
 def run_plan(
@@ -291,16 +202,6 @@ def run_plan(
         if distributed.world().main:
             atomic_write_json(root / "plan.json", summary)
     return summary
-
-
-def load_trained(path: str | Path, map_location: Any = "cpu") -> tuple[nn.Module, dict[str, Any]]:
-    """A trained model from a checkpoint alone: ``(model in eval mode, checkpoint)``."""
-    state = checkpoints.read_checkpoint(path, map_location)
-    if not state.get("config"):
-        raise checkpoints.CheckpointError(f"{path}: holds no constructor configuration")
-    model = checkpoints.build_model(state["config"])
-    model.load_state_dict(state["model"])
-    return model.to(map_location).eval(), state
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -373,6 +274,58 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         distributed.shutdown()
     return 0
+
+
+def selftest_model(width: int = 8, dropout: float = 0.1) -> nn.Module:
+    """A small 2D CNN (no batch statistics) for :func:`selftest`."""
+    return nn.Sequential(
+        nn.Conv2d(1, width, 3, padding=1), nn.GELU(), nn.Dropout(dropout),
+        nn.Conv2d(width, width, 3, padding=1), nn.GELU(), nn.Conv2d(width, 1, 3, padding=1),
+    )  # fmt: skip
+
+
+def _selftest_batch(step: int, g: torch.Generator, *, batch_size: int, delay_s: float):
+    if delay_s:
+        time.sleep(delay_s)  # a slow data pipeline, to kill a run mid-training in tests
+    x = torch.randn(batch_size, 1, 16, 16, generator=g)
+    y = 0.5 * (x.roll(1, -1) + x.roll(-1, -2)) - 0.25 * x  # a fixed linear filter to learn
+    return x, y
+
+
+def _selftest_loss(model: nn.Module, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+    x, y = batch
+    return nn.functional.mse_loss(model(x), y)
+
+
+def selftest(p: Mapping[str, Any], device: torch.device) -> Plan:
+    """A few seconds of training on synthetic filtering data: checks DDP, precision, resume.
+
+    Parameters (``--set``): ``steps`` (20), ``batch_size`` (4, per shard), ``width`` (8),
+    ``dropout`` (0.1), ``lr`` (0.01), ``seeds`` ([0]), ``step_delay_s`` (0).
+    """
+    width, dropout = int(p.get("width", 8)), float(p.get("dropout", 0.1))
+    steps, batch_size = int(p.get("steps", 20)), int(p.get("batch_size", 4))
+    batches = functools.partial(_selftest_batch, batch_size=batch_size,
+                                delay_s=float(p.get("step_delay_s", 0.0)))  # fmt: skip
+    val = _selftest_batch(0, torch.Generator().manual_seed(12345), batch_size=16, delay_s=0)
+
+    def val_fn(model: nn.Module) -> float:
+        dev = next(model.parameters()).device
+        return float(_selftest_loss(model, (val[0].to(dev), val[1].to(dev))))
+
+    def setup(seed: int) -> FitCall:
+        torch.manual_seed(seed)
+        kwargs = {"steps": steps, "lr": float(p.get("lr", 0.01)), "seed": seed,
+                  "val_fn": val_fn, "val_every": max(1, steps // 4),
+                  "on_step": {max(1, steps // 2): lambda m: None}}  # fmt: skip
+        config = {"factory": "mricompendium.train:selftest_model",
+                  "kwargs": {"width": width, "dropout": dropout}}  # fmt: skip
+        return FitCall(selftest_model(width, dropout), batches, _selftest_loss, kwargs, config,
+                       {"batch_size": batch_size})  # fmt: skip
+
+    jobs = [Job("selftest", int(s), functools.partial(setup, int(s)), val_metric="mse",
+                higher_is_better=False) for s in p.get("seeds", [0])]  # fmt: skip
+    return Plan("selftest", jobs, None, "synthetic 16x16 filtering, drawn per step")
 
 
 if __name__ == "__main__":

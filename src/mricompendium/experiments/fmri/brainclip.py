@@ -23,12 +23,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from mricompendium import training
+from mricompendium import plans, training
 from mricompendium.data.fmri import CATEGORIES, PROMPT_TEMPLATES, JointEmbedding, category_prompt
 from mricompendium.experiments.fmri.common import fit_ridge, identification, sample_rows
 from mricompendium.experiments.fmri.study import Study
 from mricompendium.metrics import retrieval
 from mricompendium.models.fmri import BrainCLIPMapper, CLIPLoss
+from mricompendium.plans import Checkpoints, FitCall
 
 __all__ = [
     "CITATION",
@@ -37,6 +38,7 @@ __all__ = [
     "build_mapper",
     "class_embeddings",
     "evaluate_embeddings",
+    "fit_setup",
     "predict",
     "ridge_embeddings",
     "text_targets_apart",
@@ -105,7 +107,7 @@ def _objective(cfg: TrainConfig) -> Callable[[BrainCLIPMapper, dict], torch.Tens
     return loss_fn
 
 
-def train_mapper(
+def fit_setup(
     model: BrainCLIPMapper,
     study: Study,
     cfg: TrainConfig,
@@ -113,13 +115,13 @@ def train_mapper(
     seed: int,
     device: torch.device | str,
     on_step: dict[int, Callable[[BrainCLIPMapper], Any]] | None = None,
-) -> training.History:
-    """Train on the seen-category training trials.
+    precision: str | None = None,
+    config: dict[str, Any] | None = None,
+) -> FitCall:
+    """The ``training.fit`` call of :func:`train_mapper` (nothing trained).
 
-    Every mapper, whatever its loss, gets the same budget rule (``cfg.steps``, cosine schedule to
-    zero) and the same validation curve: fMRI-to-image identification on the validation images
-    (:func:`~mricompendium.experiments.fmri.common.identification`, higher is better), by which the
-    verdict engine checks that each has settled.
+    ``config``: the mapper's constructor configuration (:func:`build_mapper`'s factory and
+    arguments), which a checkpoint needs to rebuild it.
     """
     train, val = _split(study, "train"), _split(study, "val")
     if len(val["x"]) < 2:
@@ -134,23 +136,37 @@ def train_mapper(
     def val_fn(m: BrainCLIPMapper) -> float:
         return identification(m(val["x"].to(dev)).embedding, val["img"])
 
-    torch.manual_seed(seed)
-    return training.fit(
-        model,
-        batch_fn,
-        loss_fn,
-        steps=cfg.steps,
-        lr=cfg.lr,
-        weight_decay=cfg.weight_decay,
-        optimizer="adamw",
-        scheduler="cosine",
-        seed=seed,
-        device=device,
-        progress=False,
-        val_fn=val_fn,
-        val_every=cfg.val_every,
-        on_step=on_step,
-    )
+    kwargs = dict(steps=cfg.steps, lr=cfg.lr, weight_decay=cfg.weight_decay, optimizer="adamw",
+                  scheduler="cosine", seed=seed, device=device, progress=False, val_fn=val_fn,
+                  val_every=cfg.val_every, on_step=on_step, precision=precision)  # fmt: skip
+    torch.manual_seed(seed)  # the global stream (dropout) starts from the seed
+    return FitCall(model, batch_fn, loss_fn, kwargs, config, dataclasses.asdict(cfg))
+
+
+def train_mapper(
+    model: BrainCLIPMapper,
+    study: Study,
+    cfg: TrainConfig,
+    *,
+    seed: int,
+    device: torch.device | str,
+    on_step: dict[int, Callable[[BrainCLIPMapper], Any]] | None = None,
+    precision: str | None = None,
+    checkpoints: Checkpoints | None = None,
+    method: str = "",
+) -> training.History:
+    """Train on the seen-category training trials.
+
+    Every mapper, whatever its loss, gets the same budget rule (``cfg.steps``, cosine schedule to
+    zero) and the same validation curve: fMRI-to-image identification on the validation images
+    (:func:`~mricompendium.experiments.fmri.common.identification`, higher is better), by which the
+    verdict engine checks that each has settled. With ``checkpoints`` nothing is trained: the
+    weights (and the half-budget ones for ``on_step``) come from what
+    ``python -m mricompendium.train`` wrote for ``method`` at ``seed``.
+    """
+    call = fit_setup(model, study, cfg, seed=seed, device=device, on_step=on_step,
+                     precision=precision)  # fmt: skip
+    return plans.fit(call, checkpoints, method, seed)
 
 
 @torch.no_grad()

@@ -29,17 +29,19 @@ import numpy as np
 import torch
 from torch import nn
 
-from mricompendium import metrics, training
+from mricompendium import metrics, plans, training
 from mricompendium.data.recon import ReconBatch, batch_fn
 from mricompendium.experiments.reconstruction.registry import MODELS, build_model
 from mricompendium.models.reconstruction.reconresnet import ReconResNet
 from mricompendium.physics.masks import Sampling
+from mricompendium.plans import Checkpoints, FitCall
 
 __all__ = [
     "EVAL_PROTOCOL",
     "METRICS",
     "Evaluation",
     "evaluate",
+    "fit_setup",
     "input_scale",
     "magnitude_l1",
     "predict",
@@ -104,7 +106,7 @@ def magnitude_l1(model: nn.Module, batch: ReconBatch, *, over_steps: bool = Fals
     return torch.stack([(p.abs() - target).abs().mean() for p in preds]).mean()
 
 
-def train_model(
+def fit_setup(
     name: str | nn.Module,
     source: Any,
     samplings: Sequence[Sampling | str],
@@ -125,8 +127,10 @@ def train_model(
     val_every: int | None = None,
     on_step: dict[int, Callable[[nn.Module], Any]] | None = None,
     loss: Callable[[nn.Module, ReconBatch], torch.Tensor] | None = None,
-) -> tuple[nn.Module, training.History]:
-    """Train a registry model (or a given module) on a mix of sampling settings.
+    precision: str = "fp32",
+) -> FitCall:
+    """The ``training.fit`` call that trains a registry model (or a given module) on a mix of
+    sampling settings: seeds, builds the model, the batches and the loss, trains nothing.
 
     Args:
         name: registry name (built at ``scale`` with ``overrides``) or an ``nn.Module``.
@@ -145,15 +149,12 @@ def train_model(
         on_step: ``{step: fn(model)}`` snapshots (e.g. evaluation rows at half budget).
         loss: ``loss(model, batch) -> scalar`` replacing :func:`magnitude_l1` (the one hook a
             training variant overrides: adversarial, multitask or unlearning losses).
-
-    Returns:
-        ``(model in eval mode, History)``.
+        precision: ``"fp32"``, ``"bf16"``, ``"fp16"`` or ``"auto"`` (:mod:`mricompendium.amp`).
     """
     training.seed_everything(seed)
-    model = (
-        name if isinstance(name, nn.Module) else build_model(name, scale=scale, **(overrides or {}))
-    )
-    multi = isinstance(name, nn.Module) or MODELS[name].multi_step
+    named = not isinstance(name, nn.Module)
+    model = build_model(name, scale=scale, **(overrides or {})) if named else name
+    multi = not named or MODELS[name].multi_step
     over = bool(loss_over_steps) and multi and not isinstance(model, ReconResNet)
     dev = training.select_device(device)
     batches = batch_fn(
@@ -165,12 +166,47 @@ def train_model(
             return loss(m, batch.to(dev))
         return magnitude_l1(m, batch.to(dev), over_steps=over)
 
-    history = training.fit(
-        model, batches, loss_fn, steps=steps, lr=lr, device=dev, amp=False, grad_clip=grad_clip,
-        progress=False, seed=seed, val_fn=val_fn, val_every=val_every, on_step=on_step,
-        scheduler=scheduler,
-    )  # fmt: skip
-    return model.eval(), history
+    config = ({"factory": "mricompendium.experiments.reconstruction:build_model",
+               "kwargs": {"name": name, "scale": scale, **(overrides or {})}}
+              if named else None)  # fmt: skip
+    recipe = {"samplings": [str(Sampling.parse(s)) for s in samplings], "batch_size": batch_size,
+              "mask_pool": mask_pool, "loss_over_steps": over,
+              "indices": None if indices is None else [int(i) for i in indices]}  # fmt: skip
+    kwargs = dict(steps=steps, lr=lr, device=dev, precision=precision, grad_clip=grad_clip,
+                  progress=False, seed=seed, val_fn=val_fn, val_every=val_every, on_step=on_step,
+                  scheduler=scheduler)  # fmt: skip
+    return FitCall(model, batches, loss_fn, kwargs, config, recipe)
+
+
+def train_model(
+    name: str | nn.Module,
+    source: Any,
+    samplings: Sequence[Sampling | str],
+    *,
+    seed: int,
+    checkpoints: Checkpoints | None = None,
+    method: str | None = None,
+    **setup: Any,
+) -> tuple[nn.Module, training.History]:
+    """Train a registry model (or a given module) on a mix of sampling settings, or, with
+    ``checkpoints``, load what ``python -m mricompendium.train`` trained for ``method`` (default
+    ``name``) at ``seed``.
+
+    Args:
+        name, source, samplings, seed, **setup: as :func:`fit_setup` (``steps``,
+            ``batch_size``, ``lr`` required).
+        checkpoints: the notebook's trained models (:class:`mricompendium.plans.Checkpoints`),
+            or ``None`` to train here.
+        method: the method's name in the checkpoints (and the results).
+
+    Returns:
+        ``(model in eval mode, History)``.
+    """
+    call = fit_setup(name, source, samplings, seed=seed, **setup)
+    if checkpoints is not None and method is None and isinstance(name, nn.Module):
+        raise ValueError("a module loaded from checkpoints needs its method name")
+    history = plans.fit(call, checkpoints, method or str(name), seed)
+    return call.model.eval(), history
 
 
 @dataclass

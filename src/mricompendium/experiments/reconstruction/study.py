@@ -25,6 +25,7 @@ from mricompendium.experiments.reconstruction.protocol import (
     validation_fn,
 )
 from mricompendium.physics.masks import Sampling
+from mricompendium.plans import Checkpoints
 
 __all__ = [
     "TestSetting",
@@ -133,6 +134,8 @@ def train_seeds(
     label: str | None = None,
     loss: Any = None,
     init: dict[int, nn.Module] | None = None,
+    precision: str = "fp32",
+    checkpoints: Checkpoints | None = None,
 ) -> Trained:
     """Train registry model ``name`` once per seed and evaluate it in ``settings``.
 
@@ -143,8 +146,10 @@ def train_seeds(
     method in rows and curves (default ``name``), e.g. one registry model trained twice.
     ``half_settings`` limits the half-budget evaluation to those setting labels (the verdict
     engine needs it only where a primary comparison is made). ``loss`` replaces the training
-    loss (see :func:`~.protocol.train_model`); ``init`` starts seed ``s`` from a copy of
-    ``init[s]`` (fine-tuning) instead of a fresh ``name``.
+    loss (see :func:`~.protocol.fit_setup`); ``init`` starts seed ``s`` from a copy of
+    ``init[s]`` (fine-tuning) instead of a fresh ``name``. ``precision`` goes to
+    ``training.fit``; with ``checkpoints`` nothing is trained: each seed's model (and its
+    half-budget one) is loaded from what ``python -m mricompendium.train`` wrote for ``label``.
     """
     shown = label or name
     out = trained if trained is not None else Trained(shown)
@@ -164,7 +169,9 @@ def train_seeds(
                                   lr=lr, seed=seed, device=device, overrides=overrides,
                                   indices=indices, loss_over_steps=loss_over_steps,
                                   mask_pool=mask_pool, scheduler=scheduler, val_fn=val_fn,
-                                  val_every=val_every, on_step=snap, loss=loss)  # fmt: skip
+                                  val_every=val_every, on_step=snap, loss=loss,
+                                  precision=precision, checkpoints=checkpoints,
+                                  method=shown)  # fmt: skip
         rows, evals = evaluate_settings(model, shown, settings, train_seed=seed, budget=steps,
                                         keep=keep)  # fmt: skip
         out.models[seed], out.histories[seed] = model, hist

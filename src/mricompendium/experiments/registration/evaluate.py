@@ -10,6 +10,8 @@ request.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -17,15 +19,18 @@ from typing import Any
 import numpy as np
 import torch
 
-from mricompendium import training
+from mricompendium import plans, training
 from mricompendium.experiments.registration.objective import LossConfig, Registrator, loss_fn
 from mricompendium.experiments.registration.registry import build_model
 from mricompendium.metrics import registration as rm
 from mricompendium.metrics.image import ssim
 from mricompendium.physics.deform import warp
+from mricompendium.plans import Checkpoints, FitCall
 
 __all__ = [
+    "build_registrator",
     "common_metrics",
+    "fit_setup",
     "learned",
     "register_pairs",
     "score_pairs",
@@ -190,7 +195,15 @@ def val_ssim(pairs: Mapping[str, torch.Tensor], device: torch.device | str) -> C
 VAL_METRICS = {"dice": val_dice, "ssim": val_ssim}
 
 
-def train(
+def build_registrator(
+    name: str, scale: str, overrides: Mapping[str, Any], loss: Mapping[str, Any]
+) -> Registrator:
+    """Registry network ``name`` with the losses ``loss`` (a :class:`LossConfig` as a dict): the
+    module a registration checkpoint rebuilds (``mricompendium.checkpoints.build_model``)."""
+    return Registrator(build_model(name, scale, **dict(overrides)), LossConfig(**loss))
+
+
+def fit_setup(
     name: str,
     config: LossConfig,
     batch_fn: Callable[[int, torch.Generator], Any],
@@ -206,6 +219,42 @@ def train(
     overrides: Mapping[str, Any] | None = None,
     scheduler: str | None = "cosine",
     val_metric: str = "dice",
+    precision: str | None = None,
+    recipe: Mapping[str, Any] | None = None,
+) -> FitCall:
+    """The ``training.fit`` call of :func:`train` (seeded, built, nothing trained).
+
+    ``recipe``: plain values describing training besides ``fit``'s options, stored with
+    checkpoints; a ``batch_fn`` made with ``functools.partial`` adds its keywords (batch size).
+    """
+    if val_metric not in VAL_METRICS:
+        raise ValueError(f"val_metric must be one of {sorted(VAL_METRICS)}, got {val_metric!r}")
+    training.seed_everything(seed)
+    overrides = dict(overrides or {})
+    model = Registrator(build_model(name, scale, **overrides), config)
+    on_step = {steps // 2: half_budget} if half_budget is not None and steps >= 2 else None
+    kwargs = dict(steps=steps, lr=lr, seed=seed, device=device, progress=False,
+                  scheduler=scheduler, precision=precision,
+                  val_fn=VAL_METRICS[val_metric](val_pairs, training.select_device(device)),
+                  val_every=val_every, on_step=on_step)  # fmt: skip
+    built = {"factory": "mricompendium.experiments.registration.evaluate:build_registrator",
+             "kwargs": {"name": name, "scale": scale, "overrides": overrides,
+                        "loss": dataclasses.asdict(config)}}  # fmt: skip
+    described = {"val_metric": val_metric}
+    if isinstance(batch_fn, functools.partial):
+        described.update({"batches": batch_fn.func.__qualname__, **batch_fn.keywords})
+    return FitCall(model, batch_fn, loss_fn, kwargs, built, {**described, **dict(recipe or {})})
+
+
+def train(
+    name: str,
+    config: LossConfig,
+    batch_fn: Callable[[int, torch.Generator], Any],
+    *,
+    seed: int,
+    checkpoints: Checkpoints | None = None,
+    method: str | None = None,
+    **setup: Any,
 ) -> tuple[Registrator, training.History]:
     """Train a registered network with ``config`` from seed ``seed``.
 
@@ -214,26 +263,12 @@ def train(
     stored in ``History.snapshots``; the validation metric (``val_metric``: ``"dice"`` of the
     warped labels or ``"ssim"`` against the fixed reference, :data:`VAL_METRICS`) is recorded every
     ``val_every`` steps. The learning rate follows ``scheduler`` (default: cosine annealing to 0
-    over ``steps``): every model trained here follows the same rule for a given budget.
+    over ``steps``): every model trained here follows the same rule for a given budget. The
+    set-up keywords (``steps``, ``lr``, ``device``, ``val_pairs``, ``val_every``, ...) are those
+    of :func:`fit_setup`. With ``checkpoints`` nothing is trained: the model (and its half-budget
+    one) comes from what ``python -m mricompendium.train`` wrote for ``method`` at ``seed``.
     """
-    if val_metric not in VAL_METRICS:
-        raise ValueError(f"val_metric must be one of {sorted(VAL_METRICS)}, got {val_metric!r}")
-    training.seed_everything(seed)
-    model = Registrator(build_model(name, scale, **dict(overrides or {})), config)
-    on_step = {steps // 2: half_budget} if half_budget is not None and steps >= 2 else None
-    hist = training.fit(
-        model,
-        batch_fn,
-        loss_fn,
-        steps=steps,
-        lr=lr,
-        seed=seed,
-        device=device,
-        progress=False,
-        scheduler=scheduler,
-        val_fn=VAL_METRICS[val_metric](val_pairs, training.select_device(device)),
-        val_every=val_every,
-        on_step=on_step,
-    )
-    model.eval()
-    return model, hist
+    call = fit_setup(name, config, batch_fn, seed=seed, **setup)
+    hist = plans.fit(call, checkpoints, method or name, seed)
+    call.model.eval()
+    return call.model, hist

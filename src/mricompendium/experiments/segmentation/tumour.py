@@ -30,10 +30,12 @@ import torch
 from scipy import ndimage
 from torch import nn
 
+from mricompendium import plans, training
 from mricompendium.data import synth
 from mricompendium.data.segmentation import brats
 from mricompendium.experiments.segmentation import common, floors
 from mricompendium.models.segmentation import monai_nets
+from mricompendium.plans import Checkpoints, FitCall
 
 __all__ = [
     "CONTRASTS",
@@ -47,6 +49,7 @@ __all__ = [
     "floor_rows",
     "matched_width",
     "synth_cases",
+    "fit_setup",
     "train_and_evaluate",
     "zscore_nonzero",
 ]
@@ -308,6 +311,33 @@ class TrainResult:
     val_dice: float
 
 
+def fit_setup(
+    name: str, *, seed: int, train: TumourData, val: TumourData, steps: int, batch_size: int,
+    lr: float, width: int, device: str | torch.device = "cpu", val_every: int | None = None,
+    aux_weight: float = 0.1, scheduler: str | None = "cosine", crop: int | None = None,
+    on_step: dict[int, Callable[[nn.Module], Any]] | None = None, precision: str | None = None,
+) -> FitCall:  # fmt: skip
+    """The ``training.fit`` call of :func:`train_and_evaluate` (seeded, built, nothing trained).
+
+    ``precision``: ``None`` leaves it to ``training.fit`` (fp32 on a CPU, ``auto`` on CUDA).
+    """
+    dims = train.x.ndim - 2
+    size = int(crop or train.x.shape[-1])
+    training.seed_everything(seed)
+    model = build_model(name, dims=dims, size=size, width=width)
+    val_fn = common.mean_dice_fn(val.x, val.y, multilabel=True, n_classes=len(REGIONS))
+    patch = (size,) * dims if crop else None
+    fn = common.sampler(train.x, train.y, batch_size=batch_size, patch_size=patch)
+    loss = common.SegLoss(multilabel=True, aux_weight=aux_weight)
+    kwargs = dict(steps=steps, lr=lr, seed=seed, device=device, val_fn=val_fn,
+                  val_every=val_every, on_step=on_step, scheduler=scheduler, progress=False,
+                  precision=precision)  # fmt: skip
+    config = {"factory": "mricompendium.experiments.segmentation.tumour:build_model",
+              "kwargs": {"name": name, "dims": dims, "size": size, "width": width}}  # fmt: skip
+    recipe = {"batch_size": batch_size, "aux_weight": aux_weight, "crop": crop}
+    return FitCall(model, fn, loss, kwargs, config, recipe)
+
+
 def train_and_evaluate(
     name: str,
     *,
@@ -327,6 +357,8 @@ def train_and_evaluate(
     aux_weight: float = 0.1,
     scheduler: str | None = "cosine",
     crop: int | None = None,
+    precision: str | None = None,
+    checkpoints: Checkpoints | None = None,
 ) -> TrainResult:
     """Train registry model ``name`` with ``seed`` and score the test cases into per-case rows.
 
@@ -336,13 +368,10 @@ def train_and_evaluate(
     ``scheduler="cosine"`` anneals the learning rate to 0 over ``steps`` (``None``: constant).
     ``crop``: train on random cubes (squares) of this edge instead of whole cases (the model is
     built for that size; whole cases are still predicted with a sliding window of it).
+    With ``checkpoints`` nothing is trained: the model (and its half-budget one) comes from what
+    ``python -m mricompendium.train`` wrote for ``name`` at ``seed``
+    (:class:`mricompendium.plans.Checkpoints`); ``train_s`` is then the recorded training time.
     """
-    from mricompendium import training
-
-    dims = train.x.ndim - 2
-    size = int(crop or train.x.shape[-1])
-    training.seed_everything(seed)
-    model = build_model(name, dims=dims, size=size, width=width)
     keys = dict(setting=setting, method=name, seed=seed, cases=test.cases, units=test.units,
                 groups=test.group, spacing=test.spacing_mm, metrics=tuple(metrics))  # fmt: skip
 
@@ -351,14 +380,13 @@ def train_and_evaluate(
                                budget=budget, **keys)  # fmt: skip
 
     on_step = {steps // 2: lambda m: score(m, steps // 2)} if half_budget and steps >= 2 else None
-    val_fn = common.mean_dice_fn(val.x, val.y, multilabel=True, n_classes=len(REGIONS))
-    patch = (size,) * dims if crop else None
-    fn = common.sampler(train.x, train.y, batch_size=batch_size, patch_size=patch)
+    call = fit_setup(name, seed=seed, train=train, val=val, steps=steps, batch_size=batch_size,
+                     lr=lr, width=width, device=device, val_every=val_every,
+                     aux_weight=aux_weight, scheduler=scheduler, crop=crop, on_step=on_step,
+                     precision=precision)  # fmt: skip
     t0 = time.perf_counter()
-    loss = common.SegLoss(multilabel=True, aux_weight=aux_weight)
-    hist = common.train_segmenter(model, fn, steps=steps, loss=loss, lr=lr, seed=seed,
-                                  device=device, val_fn=val_fn, val_every=val_every,
-                                  on_step=on_step, scheduler=scheduler)  # fmt: skip
-    train_s = time.perf_counter() - t0
-    rows = score(model, steps) + (hist.snapshots.get(steps // 2, []) if on_step else [])
-    return TrainResult(rows, hist, monai_nets.n_parameters(model), train_s, float(hist.val[-1]))
+    hist = plans.fit(call, checkpoints, name, seed)
+    train_s = time.perf_counter() - t0 if checkpoints is None else hist.wall_s
+    rows = score(call.model, steps) + (hist.snapshots.get(steps // 2, []) if on_step else [])
+    return TrainResult(rows, hist, monai_nets.n_parameters(call.model), train_s,
+                       float(hist.val[-1]))  # fmt: skip

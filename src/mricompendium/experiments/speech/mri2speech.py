@@ -20,12 +20,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mricompendium import training
+from mricompendium import plans, training
 from mricompendium.data.rtmri.corpus import Utterance
 from mricompendium.data.rtmri.utterances import VOWELS, Segment
 from mricompendium.experiments.speech.audio import MelConfig, log_mel
 from mricompendium.metrics.speech import lpc_formants, mcd_from_log_mel
 from mricompendium.models.speech import MRI2Mel
+from mricompendium.plans import Checkpoints, FitCall
 
 __all__ = [
     "CITATION",
@@ -35,6 +36,7 @@ __all__ = [
     "RidgeBaseline",
     "build_model",
     "fit_mri2mel",
+    "fit_setup",
     "make_batch_fn",
     "predict_mel",
     "prepare_items",
@@ -259,7 +261,7 @@ def mean_val_mcd(model: nn.Module, val: Sequence[Item], norm: MelNorm) -> float:
     return float(np.mean([speech_mcd(predict_mel(model, i, norm), i) for i in val]))
 
 
-def fit_mri2mel(
+def fit_setup(
     scale: str,
     data: dict[str, list[Item]],
     norm: MelNorm,
@@ -273,30 +275,42 @@ def fit_mri2mel(
     device: str | torch.device,
     val_every: int,
     on_step: dict[int, Callable[[nn.Module], Any]] | None = None,
-) -> tuple[MRI2Mel, training.History]:
-    """Build the ``scale`` model from ``seed`` and train it: L1 on standardised log-mel, Adam with a
-    cosine schedule, gradient clipping at 1, validation MCD every ``val_every`` steps."""
+    precision: str | None = None,
+) -> FitCall:
+    """The ``training.fit`` call of :func:`fit_mri2mel` (seeded, built, nothing trained)."""
     training.seed_everything(seed)
     model = build_model(scale, n_mels=len(norm.mean), upsample=upsample)
     batches = make_batch_fn(
         data["train"], norm, crop=crop, batch_size=batch_size, upsample=upsample
     )
-    hist = training.fit(
-        model,
-        batches,
-        l1_loss,
-        steps=steps,
-        lr=lr,
-        seed=seed,
-        device=device,
-        scheduler="cosine",
-        grad_clip=1.0,
-        progress=False,
-        val_fn=lambda m: mean_val_mcd(m, data["val"], norm),
-        val_every=val_every,
-        on_step=on_step,
-    )
-    return model, hist
+    kwargs = dict(steps=steps, lr=lr, seed=seed, device=device, scheduler="cosine",
+                  grad_clip=1.0, progress=False, val_every=val_every, on_step=on_step,
+                  val_fn=lambda m: mean_val_mcd(m, data["val"], norm),
+                  precision=precision)  # fmt: skip
+    config = {"factory": "mricompendium.experiments.speech.mri2speech:build_model",
+              "kwargs": {"scale": scale, "n_mels": len(norm.mean),
+                         "upsample": upsample}}  # fmt: skip
+    return FitCall(model, batches, l1_loss, kwargs, config, {"batch_size": batch_size,
+                                                             "crop": crop})  # fmt: skip
+
+
+def fit_mri2mel(
+    scale: str,
+    data: dict[str, list[Item]],
+    norm: MelNorm,
+    *,
+    seed: int,
+    checkpoints: Checkpoints | None = None,
+    **setup: Any,
+) -> tuple[MRI2Mel, training.History]:
+    """Build the ``scale`` model from ``seed`` and train it: L1 on standardised log-mel, Adam with a
+    cosine schedule, gradient clipping at 1, validation MCD every ``val_every`` steps (the
+    keywords of :func:`fit_setup`). With ``checkpoints`` nothing is trained: the weights (and the
+    half-budget ones for ``on_step``) come from what ``python -m mricompendium.train`` wrote for
+    MRI2Mel at ``seed``."""
+    call = fit_setup(scale, data, norm, seed=seed, **setup)
+    hist = plans.fit(call, checkpoints, "MRI2Mel", seed)
+    return call.model, hist
 
 
 class RidgeBaseline:
