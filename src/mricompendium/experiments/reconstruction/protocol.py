@@ -63,7 +63,12 @@ def _expand(scale: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
 
 
 def predict(
-    model: nn.Module, batch: ReconBatch, *, return_all: bool = False, normalised: bool = False
+    model: nn.Module,
+    batch: ReconBatch,
+    *,
+    return_all: bool = False,
+    normalised: bool = False,
+    **conditions: Any,
 ) -> Any:
     """A model's reconstruction of ``batch`` under the one input normalisation.
 
@@ -73,6 +78,7 @@ def predict(
         batch: the undersampled data.
         return_all: every intermediate estimate (multi-step models), as a flat list.
         normalised: return images in the normalised units (for the loss) instead of the data's.
+        conditions: extra keyword inputs of a conditioned network (e.g. a hyperparameter).
 
     Returns:
         complex ``(B, H, W)`` (or a list of them).
@@ -83,7 +89,7 @@ def predict(
     if isinstance(model, ReconResNet):
         out = model(k, batch.operator())
     else:
-        out = model(k, batch.mask, batch.maps, **extra)
+        out = model(k, batch.mask, batch.maps, **extra, **conditions)
     outs = _flatten(out)
     if not normalised:
         outs = [o * _expand(scale, o) for o in outs]
@@ -124,6 +130,8 @@ def train_model(
     val_fn: Callable[[nn.Module], float] | None = None,
     val_every: int | None = None,
     on_step: dict[int, Callable[[nn.Module], Any]] | None = None,
+    loss: Callable[[nn.Module, Any], torch.Tensor] | None = None,
+    stream: Callable[[int], Callable[[int, torch.Generator], Any]] | None = None,
 ) -> tuple[nn.Module, training.History]:
     """Train a registry model (or a given module) on a mix of sampling settings.
 
@@ -142,6 +150,10 @@ def train_model(
         val_fn: validation metric of the model (e.g. :func:`validation_fn`), recorded every
             ``val_every`` steps and at the end (``History.val``).
         on_step: ``{step: fn(model)}`` snapshots (e.g. evaluation rows at half budget).
+        loss: ``loss(model, batch)`` instead of the magnitude L1 (it gets the batches of
+            ``stream`` as they come and moves them to the device itself).
+        stream: ``stream(seed) -> batch function`` instead of :func:`batch_fn` (e.g. labelled
+            and undersampled-only cases in one step).
 
     Returns:
         ``(model in eval mode, History)``.
@@ -153,11 +165,16 @@ def train_model(
     multi = isinstance(name, nn.Module) or MODELS[name].multi_step
     over = bool(loss_over_steps) and multi and not isinstance(model, ReconResNet)
     dev = training.select_device(device)
-    batches = batch_fn(
-        source, samplings, batch_size, indices=indices, mask_pool=mask_pool, seed=seed
-    )
+    if stream is not None:
+        batches = stream(seed)
+    else:
+        batches = batch_fn(
+            source, samplings, batch_size, indices=indices, mask_pool=mask_pool, seed=seed
+        )
 
-    def loss_fn(m: nn.Module, batch: ReconBatch) -> torch.Tensor:
+    def loss_fn(m: nn.Module, batch: Any) -> torch.Tensor:
+        if loss is not None:
+            return loss(m, batch)
         return magnitude_l1(m, batch.to(dev), over_steps=over)
 
     history = training.fit(

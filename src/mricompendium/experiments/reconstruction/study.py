@@ -9,7 +9,7 @@ verdict engine uses to check budget dependence) and at full budget, in every
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -128,6 +128,8 @@ def train_seeds(
     keep: int = 0,
     trained: Trained | None = None,
     label: str | None = None,
+    loss: Callable[[nn.Module, Any], Any] | None = None,
+    stream: Callable[[int], Any] | None = None,
 ) -> Trained:
     """Train registry model ``name`` once per seed and evaluate it in ``settings``.
 
@@ -137,7 +139,9 @@ def train_seeds(
     result (a rival chosen on validation gets its extra seeds this way). ``label`` names the
     method in rows and curves (default ``name``), e.g. one registry model trained twice.
     ``half_settings`` limits the half-budget evaluation to those setting labels (the verdict
-    engine needs it only where a primary comparison is made).
+    engine needs it only where a primary comparison is made). ``loss`` and ``stream`` replace
+    the training loss and batch stream (:func:`~.protocol.train_model`), e.g. for consistency
+    training on labelled and undersampled-only cases.
     """
     shown = label or name
     out = trained if trained is not None else Trained(shown)
@@ -156,7 +160,8 @@ def train_seeds(
                                   lr=lr, seed=seed, device=device, overrides=overrides,
                                   indices=indices, loss_over_steps=loss_over_steps,
                                   mask_pool=mask_pool, scheduler=scheduler, val_fn=val_fn,
-                                  val_every=val_every, on_step=snap)  # fmt: skip
+                                  val_every=val_every, on_step=snap, loss=loss,
+                                  stream=stream)  # fmt: skip
         rows, evals = evaluate_settings(model, shown, settings, train_seed=seed, budget=steps,
                                         keep=keep)  # fmt: skip
         out.models[seed], out.histories[seed] = model, hist
