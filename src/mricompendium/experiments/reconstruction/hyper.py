@@ -3,9 +3,10 @@ test-time knob chosen per noise level (S06, inference-stage denoising).
 
 :func:`alpha_training` trains a
 :class:`~mricompendium.models.reconstruction.hypervarnet.HyperVarNet` on clean data with the
-hyperparameter ``alpha`` drawn per case: the loss is the supervised magnitude L1 plus ``alpha`` times a total-variation penalty on the output (HyperRecon's form: the
-hyperparameter weights a regulariser of the training loss, so each ``alpha`` asks for another
-trade-off between fidelity and smoothness, and the hypernetwork learns them all).
+hyperparameter ``alpha`` drawn per case: the loss is the supervised magnitude L1 plus ``alpha``
+times a total-variation penalty on the output (HyperRecon's form: the hyperparameter weights a
+regulariser of the training loss, so each ``alpha`` asks for another trade-off between fidelity
+and smoothness, and the hypernetwork learns them all).
 
 At test time a knob is set per case from the noise level measured in its own data
 (:func:`noise_level`): :func:`select_knob` finds, on validation cases with noise added at a grid
