@@ -104,7 +104,7 @@ def _fmt(x: float) -> str:
 SAMPLING_PATTERNS = ("equispaced_1d", "random_1d", "poisson_2d", "gaussian_2d", "radial")
 RECON_MODELS = ("U-Net", "E2E-VarNet", "E2E-VarNet (no DC)", "CascadeNet", "KIKI-Net",
                 "LPD-Net", "RIM", "i-RIM", "CIRIM", "CIRIM (explicit DC)", "RecurrentVarNet",
-                "XPDNet", "ReconResNet")  # fmt: skip
+                "XPDNet", "ReconResNet", "HyperVarNet", "Unrolled CNN")  # fmt: skip
 _SAMPLING = rf"({'|'.join(SAMPLING_PATTERNS)})@[0-9.]+x?(\s*,\s*(cf|calib)=[0-9.]+)*"
 BIG = 1_000_000  # steps, cases: far past the papers' scale, short of "train until killed"
 

@@ -16,7 +16,7 @@ SAMPLING = "equispaced_1d@4"
 
 def _net(conditioned: bool = True) -> torch.nn.Module:
     torch.manual_seed(0)
-    return rx.build_model("HyperVarNet" if conditioned else "HyperVarNet (fixed)",
+    return rx.build_model("HyperVarNet" if conditioned else "Unrolled CNN",
                           num_cascades=2, hidden=6, depth=3, hyper_hidden=8)  # fmt: skip
 
 

@@ -180,12 +180,6 @@ MODELS: dict[str, ModelSpec] = {
                   "2020 fastMRI challenge, arXiv 2010.07290",
                   multi_step=True, notes="no learned coil-map refinement", width=_xpd_width,
                   widths=_TWO_KNOBS),
-        ModelSpec("HyperVarNet", HyperVarNet, small=_HYPER_SMALL, paper=_HYPER_SMALL,
-                  citation=_HYPER, fixed={"conditioned": True}, notes=_HYPER_NOTE,
-                  width=_hidden),
-        ModelSpec("HyperVarNet (fixed)", HyperVarNet, small=_HYPER_SMALL, paper=_HYPER_SMALL,
-                  citation=_HYPER + " (the same unrolled network without the hypernetwork)",
-                  fixed={"conditioned": False}, notes=_HYPER_NOTE, width=_hidden),
         ModelSpec("ReconResNet", ReconResNet,
                   small={"chans": 16, "num_blocks": 4, "num_iterations": 2, "dropout": 0.1},
                   paper={"chans": 64, "num_blocks": 14, "num_iterations": 1, "dropout": 0.5},
@@ -193,6 +187,14 @@ MODELS: dict[str, ModelSpec] = {
                   "Image Reconstruction of Undersampled Cartesian and Radial Data, Comput. Biol. "
                   "Med. 2022",
                   takes_operator=True, width=lambda c, _: {"chans": c}),
+        ModelSpec("HyperVarNet", HyperVarNet, small=_HYPER_SMALL, paper=_HYPER_SMALL,
+                  citation=_HYPER, fixed={"conditioned": True}, notes=_HYPER_NOTE,
+                  width=_hidden),
+        ModelSpec("Unrolled CNN", HyperVarNet, small=_HYPER_SMALL, paper=_HYPER_SMALL,
+                  citation="Unrolled proximal-gradient network with CNN steps, the backbone of "
+                  "the consistency-training papers (meddlr's unrolled CNN; Sandino et al., IEEE "
+                  "SPM 2020); HyperVarNet without its hypernetwork (S06's fixed network)",
+                  fixed={"conditioned": False}, notes=_HYPER_NOTE, width=_hidden),
     )
 }  # fmt: skip
 
