@@ -126,3 +126,22 @@ def test_each_regime_trains_a_model_that_improves(sim, name) -> None:
         after = float(rx.magnitude_l1(model, check))
     assert after < 0.8 * before
     assert len(hist.losses) == 40
+
+
+def test_training_subjects_of_simulated_and_user_data(tmp_path) -> None:
+    from mricompendium.experiments.reconstruction.datasets import real_data, simulated_data
+
+    from test_datasets import _write  # the fastMRI layout writer of the datasets tests
+
+    sim_data = simulated_data(image_size=16, num_coils=2, snr=20.0, seed=0, n_test_template=2,
+                              real_per_unit=0, n_val=1)  # fmt: skip
+    idx, subjects = cx.training_subjects(sim_data)
+    assert idx == list(range(len(sim_data.train))) and len(subjects) == len(idx)
+    assert len(set(subjects)) == 15 and subjects[0] == "c0b0"
+    for name in ("a", "b", "c"):
+        _write(tmp_path / f"{name}.h5", slices=4, coils=2)
+    user = real_data(str(tmp_path), "fastmri", image_size=16, num_coils=None, max_slices=None,
+                     n_test_volumes=1, n_val=1)  # fmt: skip
+    idx, subjects = cx.training_subjects(user)
+    assert set(idx).isdisjoint(user.val_idx) and len(idx) == len(subjects) == 7
+    assert set(subjects) == {"a.h5", "b.h5"}

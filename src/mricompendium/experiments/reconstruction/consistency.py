@@ -34,6 +34,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from mricompendium.data import load_slices
 from mricompendium.data.build import CYCLE_MM, Z_START
 from mricompendium.data.recon import ReconBatch, batch_fn
 from mricompendium.data.recon.perturbed import PerturbationRange, perturb_batch
@@ -53,6 +54,7 @@ __all__ = [
     "ssdu_loss",
     "ssdu_split",
     "template_subjects",
+    "training_subjects",
 ]
 
 
@@ -126,6 +128,28 @@ def template_subjects(names: Sequence[str], *, positions_per_subject: int = 3) -
         rel = int(m.group(1)) - Z_START
         out.append(f"c{rel // CYCLE_MM}b{(rel % CYCLE_MM) // positions_per_subject}")
     return out
+
+
+def training_subjects(data: Any, *, positions_per_subject: int = 3) -> tuple[list[int], list[str]]:
+    """The training cases of a notebook's data and the subject of each.
+
+    Simulated data (:func:`~.datasets.simulated_data`): every training slice, its subject a
+    block of neighbouring template positions (:func:`template_subjects`). A user's k-space
+    (:func:`~.datasets.real_data`): the training slices outside validation, each volume one
+    subject.
+
+    Returns:
+        ``(case indices of data.train, subject per case)``.
+    """
+    if data.kind == "simulated":
+        names = load_slices("train").names
+        if len(names) != len(data.train):
+            raise ValueError(f"{len(data.train)} training cases but {len(names)} slice names")
+        return list(range(len(names))), template_subjects(
+            names, positions_per_subject=positions_per_subject
+        )
+    idx = data.extra.get("train_idx", list(range(len(data.train))))
+    return list(idx), [data.train.unit(i) for i in idx]
 
 
 def label_split(
