@@ -105,6 +105,7 @@ SAMPLING_PATTERNS = ("equispaced_1d", "random_1d", "poisson_2d", "gaussian_2d", 
 RECON_MODELS = ("U-Net", "E2E-VarNet", "E2E-VarNet (no DC)", "CascadeNet", "KIKI-Net",
                 "LPD-Net", "RIM", "i-RIM", "CIRIM", "CIRIM (explicit DC)", "RecurrentVarNet",
                 "XPDNet", "ReconResNet", "HyperVarNet", "Unrolled CNN")  # fmt: skip
+REGIME_NAMES = ("Supervised", "Supervised+Aug", "Image-aug", "VORTEX", "Noise2Recon", "SSDU")
 _SAMPLING = rf"({'|'.join(SAMPLING_PATTERNS)})@[0-9.]+x?(\s*,\s*(cf|calib)=[0-9.]+)*"
 BIG = 1_000_000  # steps, cases: far past the papers' scale, short of "train until killed"
 
@@ -132,6 +133,12 @@ RULES: dict[str, Rule] = {
     "*.train_coil_radius": _list(0.5, 10, 2, 2),
     "*.test_coil_radius": _list(0.5, 10, 2, 2),
     "reconresnet.lesion_strength": Rule(lo=-1, hi=10),
+    "vortex.sampling": Rule(pattern=_SAMPLING),
+    "vortex.augment_noise": _list(0, 1, 2, 2),
+    "vortex.augment_motion": _list(0, 1, 2, 2),
+    "vortex.augment_p": Rule(lo=0, hi=1, lo_open=True),
+    "vortex.methods": Rule(choices=REGIME_NAMES, min_len=3, max_len=len(REGIME_NAMES), unique=True),
+    "vortex.model": Rule(choices=RECON_MODELS),
     "reconresnet.lesion_radius": _list(0, 0.5, 2, 2, lo_open=True),
     # registration
     "*.ndim": _int(2, 3),
