@@ -129,9 +129,9 @@ def test_each_regime_trains_a_model_that_improves(sim, name) -> None:
 
 
 def test_training_subjects_of_simulated_and_user_data(tmp_path) -> None:
-    from mricompendium.experiments.reconstruction.datasets import real_data, simulated_data
-
     from test_datasets import _write  # the fastMRI layout writer of the datasets tests
+
+    from mricompendium.experiments.reconstruction.datasets import real_data, simulated_data
 
     sim_data = simulated_data(image_size=16, num_coils=2, snr=20.0, seed=0, n_test_template=2,
                               real_per_unit=0, n_val=1)  # fmt: skip
