@@ -139,6 +139,10 @@ RULES: dict[str, Rule] = {
     "vortex.augment_p": Rule(lo=0, hi=1, lo_open=True),
     "vortex.methods": Rule(choices=REGIME_NAMES, min_len=3, max_len=len(REGIME_NAMES), unique=True),
     "vortex.model": Rule(choices=RECON_MODELS),
+    "noise2recon.sampling": Rule(pattern=_SAMPLING),
+    "noise2recon.augment_noise": _list(0, 2, 2, 2),
+    "noise2recon.augment_p": Rule(lo=0, hi=1, lo_open=True),
+    "noise2recon.model": Rule(choices=RECON_MODELS),
     "reconresnet.lesion_radius": _list(0, 0.5, 2, 2, lo_open=True),
     # registration
     "*.ndim": _int(2, 3),
