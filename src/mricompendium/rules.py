@@ -143,6 +143,13 @@ RULES: dict[str, Rule] = {
     "noise2recon.augment_noise": _list(0, 2, 2, 2),
     "noise2recon.augment_p": Rule(lo=0, hi=1, lo_open=True),
     "noise2recon.model": Rule(choices=RECON_MODELS),
+    "inference_denoising.sampling": Rule(pattern=_SAMPLING),
+    "inference_denoising.alpha_values": _list(0, 1, 1, 32),
+    "inference_denoising.dc_values": _list(0, 2, 1, 32),
+    "inference_denoising.select_levels": _list(0, 3, 2, 16),
+    "inference_denoising.test_levels": _list(0, 3, 1, 16),
+    "inference_denoising.augment_noise": _list(0, 3, 2, 2),
+    "inference_denoising.augment_p": Rule(lo=0, hi=1, lo_open=True),
     "reconresnet.lesion_radius": _list(0, 0.5, 2, 2, lo_open=True),
     # registration
     "*.ndim": _int(2, 3),
