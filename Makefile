@@ -91,8 +91,12 @@ unit: setup
 nbval: setup data
 	$(NETGUARD) $(PY) -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider notebooks
 
+# TEST_JOBS pytest workers (pytest-xdist); one file per worker at a time, so a notebook's
+# cells run in order in one kernel. TEST_JOBS=0 runs everything in this process.
+TEST_JOBS ?= 2
 test: setup data
-	$(NETGUARD) $(PY) -m pytest tests notebooks --nbval-lax --nbval-current-env
+	$(NETGUARD) $(PY) -m pytest tests notebooks --nbval-lax --nbval-current-env \
+		$(if $(filter 0,$(TEST_JOBS)),,-n $(TEST_JOBS) --dist loadfile)
 
 # Jupyter refuses to run as root without --allow-root (the usual case in a container).
 lab: setup data

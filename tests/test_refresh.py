@@ -32,3 +32,17 @@ def test_refresh_runs_verdicts_then_report_and_stops_at_a_failure(monkeypatch):
     assert [c for c, _ in calls] == [["-m", "mricompendium.verdicts", "ddmr"],
                                      ["-m", "mricompendium.report"]]  # fmt: skip
     assert all(cwd == paths.ROOT for _, cwd in calls)
+
+
+def test_run_cli_refreshes_only_when_asked(monkeypatch, capsys):
+    from mricompendium import run
+
+    monkeypatch.setattr(run, "run_notebook", lambda *a, **k: None)
+    monkeypatch.setattr(refresh, "refresh", lambda nb_id: 7 if nb_id == "ddmr" else 0)
+    monkeypatch.delenv("DVC_STAGE", raising=False)
+    assert run._main(run.parser().parse_args(["ddmr", "--refresh"])) == 7  # its status
+    assert run._main(run.parser().parse_args(["ddmr"])) == 0
+    assert "python -m mricompendium.verdicts ddmr" in capsys.readouterr().out
+    monkeypatch.setenv("DVC_STAGE", "ddmr")
+    assert run._main(run.parser().parse_args(["ddmr"])) == 0
+    assert capsys.readouterr().out == ""  # dvc repro runs the verdict stage itself

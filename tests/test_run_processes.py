@@ -24,7 +24,9 @@ from mricompendium import paths
 root = paths.ROOT
 (root / "kernel.pid").write_text(str(os.getpid()))
 (root / "started").write_text("1")
-time.sleep(sleep_s)
+t0 = time.monotonic()
+while time.monotonic() - t0 < sleep_s and not (root / "release").exists():
+    time.sleep(0.05)  # until sleep_s has passed or the test releases the run
 out = paths.report_paths(output_dir, "toy")
 out.figures_dir.mkdir(parents=True, exist_ok=True)
 out.figure("contours.png").write_bytes(b"png %d" % value)
@@ -87,10 +89,11 @@ def _reports(root: Path) -> dict[str, bytes]:
 
 
 def test_a_second_run_of_the_same_id_is_refused_naming_the_holder(project: Path) -> None:
-    first = _run(project)
+    first = _run(project, "--set", "sleep_s=60")  # held until released, however slow the machine
     _wait_for(project / "started")
     second = _run(project)
     out, err = second.communicate(timeout=60)
+    (project / "release").write_text("1")
     assert second.returncode == 1
     lines = [ln for ln in err.splitlines() if not ln.startswith("mricompendium.")]
     assert len(lines) == 1, err

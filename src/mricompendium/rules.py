@@ -150,8 +150,27 @@ RULES: dict[str, Rule] = {
     "inference_denoising.test_levels": _list(0, 3, 1, 16),
     "inference_denoising.augment_noise": _list(0, 3, 2, 2),
     "inference_denoising.augment_p": Rule(lo=0, hi=1, lo_open=True),
+    "primal_dual_unet.ct_seeds": _SEEDS,
+    "propeller.lam_grid": _list(0, 10, max_len=32, lo_open=True),
     "reconresnet.lesion_radius": _list(0, 0.5, 2, 2, lo_open=True),
-    # registration
+    "recon_robustness.sampling": Rule(pattern=_SAMPLING),
+    "recon_robustness.model": Rule(choices=RECON_MODELS),
+    "recon_robustness.aug_shift": Rule(lo=0, hi=0.5),
+    "recon_robustness.adv_epsilon": Rule(lo=0, lo_open=True, hi=1),
+    "recon_robustness.test_angles": _list(-180, 180, max_len=72, unique=True),
+    "recon_robustness.heldout_angle": Rule(lo=0, lo_open=True, hi=180),
+    "recon_robustness.test_shift": Rule(lo=0, lo_open=True, hi=0.5),
+    "recon_robustness.cutout_size": Rule(lo=0, lo_open=True, hi=0.5),
+    "recon_robustness.cutout_centres": _list(0, 1, max_len=16),  # [row, col] pairs
+    "recon_robustness.pgd_epsilons": _list(0, 1, max_len=16, lo_open=True),
+    "recon_unlearning.sampling": Rule(pattern=_SAMPLING),
+    "recon_unlearning.forget_path": Rule(path=True),
+    # registration (notebook-specific lists before the patterns they would match)
+    "prostate_seq_reg.gas_hz": _list(0, 1000, 2, 2),  # [lowest, highest] field at the gas (Hz)
+    "prostate_seq_reg.bspline_mesh_mm": _list(6, 96, 1, 16, unique=True),
+    "breathing_model.amplitude_mm": _list(0, 60, 2, 2),  # [smallest, largest] diaphragm shift
+    "breathing_model.factors": _list(2, 16, 1, 8, unique=True),
+    "breathing_model.syn_variances": _list(0, 10, 1, 16),  # (update, total) pairs
     "*.ndim": _int(2, 3),
     "*.template_mm": Rule(lo=1, hi=10),
     "*.amplitude_mm": Rule(lo=0, hi=50),
@@ -215,6 +234,14 @@ RULES: dict[str, Rule] = {
     "*.pose_folds": _int(2, 100),
     "*.prior_strength": Rule(lo=0, hi=1e6, lo_open=True),
     "*.n_sparse": _int(1, 40),  # of the 40 tongue points
+    # representation: lowest and highest levels are the two primaries' settings
+    "neural_geometry.noise_levels": _list(0.01, 100, 2, 16, unique=True),
+    "neural_geometry.cnn_noise_levels": _list(0, 100, 2, 16, unique=True),
+    "neural_geometry.gt_lows": _list(0, 1, 1, 16, unique=True),
+    "neural_geometry.gt_ups": _list(0, 1, 1, 16, unique=True),
+    "neural_geometry.tune_net_seeds": _list(0, BIG, 2, 100, unique=True),
+    "neural_geometry.test_net_seeds": _list(0, BIG, 2, 100, unique=True),
+    "neural_geometry.net_widths": _list(1, 1024, 3, 3),  # three convolution blocks
     # every family
     "output_dir": Rule(pattern=r"[^\x00]*"),  # set by mricompendium.run, never by the user
     "*data_path": Rule(path=True),
@@ -319,6 +346,20 @@ def _session_runs(p: Mapping[str, Any]) -> str | None:
 CORPUS_SHAPE_SPEAKERS = {"ci": 8, "full": 16}
 
 
+def _disjoint_nets(p: Mapping[str, Any]) -> str | None:
+    tune, test = p.get("tune_net_seeds"), p.get("test_net_seeds")
+    if (
+        isinstance(tune, list)
+        and isinstance(test, list)
+        and set(map(repr, tune)) & set(map(repr, test))
+    ):
+        return (
+            "test_net_seeds: must not share a seed with tune_net_seeds "
+            "(the GT thresholds are chosen on those)"
+        )
+    return None
+
+
 def _unseen_speakers(p: Mapping[str, Any]) -> str | None:
     n, corpus = p.get("n_train_speakers"), p.get("corpus")
     total = CORPUS_SHAPE_SPEAKERS.get(corpus) if isinstance(corpus, str) else None
@@ -338,4 +379,5 @@ RELATIONS: dict[str, tuple[Callable[[Mapping[str, Any]], str | None], ...]] = {
     "mindeye2": (_session_runs,),
     "brainclip": (_session_runs,),
     "tongue_model": (_unseen_speakers,),
+    "neural_geometry": (_disjoint_nets,),
 }

@@ -39,7 +39,7 @@ from typing import Any
 
 import yaml
 
-from mricompendium import memory, parameters, paths, process, publish
+from mricompendium import memory, parameters, paths, process, publish, refresh
 
 log = logging.getLogger("mricompendium.run")
 KERNEL = "mricompendium"
@@ -332,17 +332,23 @@ def _warn_untracked(nb_id: str, params: Mapping[str, Any]) -> None:
         )
 
 
+def parser() -> argparse.ArgumentParser:
+    """The command line of ``python -m mricompendium.run``."""
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("nb_id", help="notebook id (file name under notebooks/<family>/)")
+    p.add_argument("--set", "-S", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--dry", action="store_true", help="check everything, execute nothing")
+    p.add_argument("--wait", action="store_true", help="wait for a run of the same id")
+    p.add_argument("--kernel", default=None)
+    p.add_argument("--refresh", action="store_true", help=refresh.FLAG_HELP)
+    return p
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command line: 0 on success; 1 on a failed check or run, 128 + n on signal n (Ctrl-C:
     130); always one line per problem, then the log, never a traceback on the terminal."""
     parent = os.getppid()
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("nb_id", help="notebook id (file name under notebooks/<family>/)")
-    parser.add_argument("--set", "-S", action="append", default=[], metavar="KEY=VALUE")
-    parser.add_argument("--dry", action="store_true", help="check everything, execute nothing")
-    parser.add_argument("--wait", action="store_true", help="wait for a run of the same id")
-    parser.add_argument("--kernel", default=None)
-    args = parser.parse_args(argv)
+    args = parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     logging.getLogger("papermill").setLevel(logging.ERROR)  # our checks replace its warnings
     try:
@@ -373,6 +379,10 @@ def _main(args: argparse.Namespace) -> int:
         line = f"{args.nb_id}: {type(e).__name__}: {str(e).strip()}".splitlines()[0]
         _report([line], _write_log(args.nb_id, e, None, {}, line))
         return 1
+    if args.refresh:
+        return refresh.refresh(args.nb_id)
+    if not os.environ.get("DVC_STAGE"):  # dvc repro runs the verdict and report stages itself
+        print(refresh.hint(args.nb_id))
     return 0
 
 

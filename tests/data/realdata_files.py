@@ -345,3 +345,33 @@ def write_contours(path: Path, *, speakers: int = 8, poses: int = 10, points: in
     path.parent.mkdir(parents=True, exist_ok=True)
     np.savez(path, tongue=tongue.astype(np.float32), palate=palate.astype(np.float32))
     return path
+
+
+def write_picai(root: Path, *, n: int = 4) -> Path:
+    """PI-CAI's tree (``images/<pid>/<pid>_<sid>_{t2w,adc,hbv}.mha``, ``labels/`` as
+    ``picai_labels``) with ``n`` small studies, every other one with a lesion."""
+    from mricompendium.data.registration.picai import PicaiCase, write_picai_study
+
+    z, y, x = np.meshgrid(np.arange(3), np.arange(32), np.arange(32), indexing="ij")
+    gland = ((y - 16) ** 2 + (x - 16) ** 2 < 64).astype(np.int64)
+    for i in range(n):
+        lesion = gland * (((y - 14) ** 2 + (x - 18) ** 2 < 9) & (i % 2 == 0))
+        t2w = (100 + x + 2 * y + 50 * gland).astype(np.float32)
+        adc = (1.5 - 0.5 * lesion + 0.01 * x).astype(np.float32)
+        case = PicaiCase(name=f"{10000 + i}_{1000000 + i}", patient_id=str(10000 + i), t2w=t2w,
+                         adc=adc, hbv=t2w / 10, lesion=lesion, gland=gland, cspca=i % 2 == 0,
+                         spacing_mm=(3.0, 0.5, 0.5))  # fmt: skip
+        write_picai_study(root, case)
+    return root
+
+
+def write_dynamic(root: Path, *, n: int = 2, frames: int = 9) -> Path:
+    """``n`` NIfTI dynamic series ``(X, Y, T)``: a block moving with a sinusoidal breathing."""
+    root.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        x = np.full((40, 32, frames), 0.05, np.float32)
+        for k in range(frames):
+            s = int(round(4 * np.sin(2 * np.pi * k / frames)))
+            x[12 + s : 24 + s, 8:24, k] = 1.0
+        _save(root / f"sub{i + 1:02d}.nii.gz", x, np.diag([2.0, 2.0, 5.0, 1.0]))
+    return root

@@ -21,10 +21,12 @@ from realdata_files import (
     write_acdc,
     write_brats,
     write_contours,
+    write_dynamic,
     write_isles,
     write_learn2reg,
     write_nsd,
     write_pairs,
+    write_picai,
     write_usc75,
 )
 from userdata_files import write_cc, write_fastmri, write_nifti
@@ -59,6 +61,8 @@ RELEASES = {
     "acdc": lambda p: write_acdc(p.parent.parent),  # <root>/database/training
     "dseg": write_pairs,
     "brainmask": lambda p: write_pairs(p, suffixes=("_image.nii.gz", "_brainmask.nii.gz")),
+    "picai": write_picai,
+    "dynamic": write_dynamic,
 }
 
 

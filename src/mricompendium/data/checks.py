@@ -72,6 +72,14 @@ def _brainclip(path: Path, params: Mapping[str, Any]) -> str:
     )
 
 
+def _neural_geometry(path: Path, params: Mapping[str, Any]) -> str:
+    raise DataError(
+        "data_path",
+        "neural_geometry does not take real data: it needs every subject's per-area betas for one "
+        "shared stimulus set (e.g. NSD's shared images), which no loader reads yet",
+    )
+
+
 def _nsd(path: Path, params: Mapping[str, Any]) -> str:
     from mricompendium.data.fmri.nsd_tree import check_layout
 
@@ -113,6 +121,30 @@ def _volumes(name: str, **kw: Any) -> Callable[[Path, Mapping[str, Any]], str]:
     return check
 
 
+def _count(path: Path, found: list[Any], what: str, minimum: int) -> str:
+    if len(found) < minimum:
+        raise DataError(path, f"holds {len(found)} {what}, needs at least {minimum}")
+    return f"{len(found)} {what} in {path}"
+
+
+def _picai(path: Path, params: Mapping[str, Any]) -> str:
+    from mricompendium.data.registration.picai import find_picai_cases, load_picai_case
+
+    found = [f for f in find_picai_cases(path) if f.gland is not None]
+    out = _count(path, found, "PI-CAI studies with T2W, ADC, HBV and a whole-gland mask", 4)
+    load_picai_case(found[0])
+    return out
+
+
+def _dynamic(path: Path, params: Mapping[str, Any]) -> str:
+    from mricompendium.data.registration.dynamic import find_dynamic_series, load_dynamic_series
+
+    found = find_dynamic_series(path)
+    out = _count(path, found, "NIfTI dynamic series", 1)
+    load_dynamic_series(found[0])
+    return out
+
+
 # How each notebook reads its data_path (the route its data cell takes; keep them in step):
 # a function of (path, parameters) that checks the data and describes them in one line.
 # Notebooks not listed read raw k-space (their data_format parameter: fastmri, calgary_campinas).
@@ -123,6 +155,8 @@ ROUTES: dict[str, Callable[[Path, Mapping[str, Any]], str]] = {
     "ddmr": _volumes("learn2reg"), "nestedmorph": _volumes("learn2reg"),
     "biomech_cardiac": _volumes("acdc"), "mindeye2": _nsd, "brainclip": _brainclip,
     "mri2speech": _usc, "tongue_model": _contours, "reconresnet": _nifti_folder,
+    "neural_geometry": _neural_geometry,
+    "prostate_seq_reg": _picai, "breathing_model": _dynamic,
 }  # fmt: skip
 FORMATS = ROUTES  # the earlier name
 
@@ -132,10 +166,10 @@ def check_sources(params: Mapping[str, Any], nb_id: str | None = None) -> list[s
 
     ``params`` are the values the kernel will see (defaults included). A source is read by the
     notebook's route (:data:`ROUTES`: BraTS, ISLES, NIfTI pairs, Learn2Reg, ACDC, NSD, USC
-    rtMRI, tongue contours; brainclip refuses real data), as raw k-space when the notebook has a
-    ``data_format`` parameter, and otherwise as a folder of NIfTI volumes. Every route reads the
-    headers of every file it would load and every label map, and counts the cases the
-    notebook's splits need at these parameters.
+    rtMRI, tongue contours; brainclip and neural_geometry refuse real data), as raw k-space when
+    the notebook has a ``data_format`` parameter, and otherwise as a folder of NIfTI volumes.
+    Every route reads the headers of every file it would load and every label map, and counts
+    the cases the notebook's splits need at these parameters.
 
     Raises:
         FileNotFoundError: a path that does not exist.

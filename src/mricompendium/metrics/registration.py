@@ -19,6 +19,10 @@ float64 numpy arrays ``(N,)``.
 * :func:`endpoint_error`: mean ``|u - u_true|`` in mm.
 * :func:`degenerate`: 1 where a field is degenerate (folding over a large share of the grid, or
   nearly constant: no registration at all), else 0.
+* :func:`affine_residual`: mean distance (mm) between a field and its least-squares affine fit
+  inside a mask (how much of a misalignment no affine map explains).
+* :func:`max_jump`: the largest displacement difference between neighbouring voxels (voxels): a
+  discontinuity such as organs sliding along a static wall.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from mricompendium.metrics.image import dice
 from mricompendium.physics.deform import jacobian_determinant
 
 __all__ = [
+    "affine_residual",
     "degenerate",
     "dice_per_label",
     "endpoint_error",
@@ -41,6 +46,7 @@ __all__ = [
     "hd95",
     "jacobian_deviation",
     "logjac_sd",
+    "max_jump",
     "mean_dice",
 ]
 
@@ -188,3 +194,41 @@ def degenerate(
     spread = u.reshape(u.shape[0], u.shape[1], -1).std(-1).max(1)
     folded = folding_pct(u) > max_folding_pct
     return ((spread < min_motion_vox) | folded).astype(np.float64)
+
+
+def affine_residual(disp: Any, mask: Any, *, spacing: float = 1.0) -> np.ndarray:
+    """Mean ``|u - A(u)|`` (mm) inside ``mask``, ``A(u)`` the least-squares affine fit of each
+    component of the ``(N, n, *S)`` displacement over the mask's voxels (``(N,)``)."""
+    u = _np(disp).astype(np.float64)
+    m = _labels(mask, u.ndim - 2).astype(bool)
+    if m.shape != (u.shape[0], *u.shape[2:]):
+        raise ValueError(f"mask {m.shape} does not match the field {u.shape}")
+    out = []
+    for ui, mi in zip(u, m, strict=True):
+        pts = np.argwhere(mi).astype(np.float64)
+        if len(pts) <= pts.shape[1] + 1:
+            raise ValueError("a mask holds too few voxels for an affine fit")
+        design = np.c_[np.ones(len(pts)), pts]
+        vals = ui[:, mi].T  # (points, n)
+        coef, *_ = np.linalg.lstsq(design, vals, rcond=None)
+        out.append(np.linalg.norm(vals - design @ coef, axis=1).mean() * spacing)
+    return np.asarray(out)
+
+
+def max_jump(disp: Any, mask: Any | None = None) -> np.ndarray:
+    """Largest ``|u(x) - u(y)|`` over neighbouring voxels ``x, y`` (voxels; ``(N,)``), over pairs
+    with at least one voxel in ``mask`` when given."""
+    u = _np(disp).astype(np.float64)
+    n = u.ndim - 2
+    m = None if mask is None else _labels(mask, n).astype(bool)
+    out = np.zeros(u.shape[0])
+    for axis in range(n):
+        a = [slice(None)] * (n + 2)
+        b = [slice(None)] * (n + 2)
+        a[axis + 2], b[axis + 2] = slice(1, None), slice(None, -1)
+        jump = np.linalg.norm(u[tuple(a)] - u[tuple(b)], axis=1)
+        if m is not None:
+            keep = m[tuple(a[:1] + a[2:])] | m[tuple(b[:1] + b[2:])]
+            jump = np.where(keep, jump, 0.0)
+        out = np.maximum(out, jump.reshape(len(out), -1).max(1))
+    return out

@@ -35,6 +35,7 @@ __all__ = [
     "integrate_svf",
     "invert",
     "jacobian_determinant",
+    "upsample_displacement",
     "warp",
 ]
 
@@ -204,6 +205,28 @@ def affine_displacement(
         x = x - torch.tensor([(s - 1) / 2 for s in shape]).view(n, *([1] * n))
     mapped = torch.einsum("ij,j...->i...", a, x) + t.view(n, *([1] * n))
     return (mapped - x).unsqueeze(0)
+
+
+def upsample_displacement(disp: torch.Tensor, factor: int) -> torch.Tensor:
+    """A displacement on a coarse cell-centred grid -> the grid ``factor`` times finer over the
+    same field of view: each component interpolated (bi-/tri-linear, ``align_corners=False``:
+    cell centres, not corners, coincide with the samples) and multiplied by ``factor`` (voxels of
+    the fine grid).
+
+    Args:
+        disp: ``(B, n, *S)`` displacement in coarse voxels.
+        factor: integer >= 1.
+
+    Returns:
+        ``(B, n, *(factor * S))`` displacement in fine voxels.
+    """
+    n = _check_field(disp)
+    if isinstance(factor, bool) or not isinstance(factor, int) or factor < 1:
+        raise ValueError(f"factor must be an int >= 1, got {factor!r}")
+    if factor == 1:
+        return disp.clone()
+    mode = "bilinear" if n == 2 else "trilinear"
+    return factor * F.interpolate(disp, scale_factor=factor, mode=mode, align_corners=False)
 
 
 def jacobian_determinant(disp: torch.Tensor) -> torch.Tensor:

@@ -18,6 +18,7 @@ from mricompendium.data.recon.cases import (
     embedded_real_cases,
     slice_set_cases,
     template_cases,
+    template_tissue,
     training_distance_mm,
 )
 from mricompendium.data.recon.real import FORMATS, RealKspaceSet, load_kspace_source
@@ -38,5 +39,6 @@ __all__ = [
     "radial_operator",
     "slice_set_cases",
     "template_cases",
+    "template_tissue",
     "training_distance_mm",
 ]

@@ -35,6 +35,7 @@ __all__ = [
     "embedded_real_cases",
     "slice_set_cases",
     "template_cases",
+    "template_tissue",
     "training_distance_mm",
 ]
 
@@ -162,6 +163,31 @@ def _template_band(offsets: tuple[int, ...]) -> dict[str, np.ndarray]:
     return band
 
 
+def _render_templates(
+    n: int, seed: int, offsets: tuple[int, ...]
+) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray], list[str]]:
+    """Images, masks, tissue maps (CSF/GM/WM) and names of the ``n`` template variants at 128."""
+    if not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be a positive int, got {n!r}")
+    if not offsets or any(not 0 <= o < CYCLE_MM for o in offsets):
+        raise ValueError(f"offsets must be in [0, {CYCLE_MM}) mm, got {offsets}")
+    band = _template_band(tuple(offsets))
+    centre = (float(band["centre"][0]), float(band["centre"][1]))
+    images, masks, tissues, names = [], [], [], []
+    for j in range(n):
+        cycle, k = j % N_CYCLES, (j // N_CYCLES) % len(offsets)
+        z = Z_START + cycle * CYCLE_MM + offsets[k]
+        i = int(np.flatnonzero(band["z"] == z)[0])
+        arrays = [band[key][:, :, i].astype(np.float64) for key in ("t1", "gm", "wm", "brain")]
+        img, mask, tissue, _ = simulate_slice(*arrays, seed=case_seed(seed, j, 77), center=centre,
+                                              fov_mm=FOV_MM, size=SIZE)  # fmt: skip
+        images.append(img.astype(np.float32))
+        masks.append(mask)
+        tissues.append(tissue.astype(np.float32))
+        names.append(f"mni_z{z:03d}_t{j:03d}")
+    return images, masks, tissues, names
+
+
 def template_cases(
     n: int, *, size: int, seed: int, offsets: tuple[int, ...] = TEST_OFFSETS
 ) -> CaseSet:
@@ -175,25 +201,19 @@ def template_cases(
     downsampled like the embedded slices (the images). Every case is its own unit; the group is
     ``"template"``.
     """
-    if not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be a positive int, got {n!r}")
-    if not offsets or any(not 0 <= o < CYCLE_MM for o in offsets):
-        raise ValueError(f"offsets must be in [0, {CYCLE_MM}) mm, got {offsets}")
-    band = _template_band(tuple(offsets))
-    centre = (float(band["centre"][0]), float(band["centre"][1]))
-    images, masks, names = [], [], []
-    for j in range(n):
-        cycle, k = j % N_CYCLES, (j // N_CYCLES) % len(offsets)
-        z = Z_START + cycle * CYCLE_MM + offsets[k]
-        i = int(np.flatnonzero(band["z"] == z)[0])
-        arrays = [band[key][:, :, i].astype(np.float64) for key in ("t1", "gm", "wm", "brain")]
-        img, mask, _, _ = simulate_slice(*arrays, seed=case_seed(seed, j, 77), center=centre,
-                                         fov_mm=FOV_MM, size=SIZE)  # fmt: skip
-        images.append(img.astype(np.float32))
-        masks.append(mask)
-        names.append(f"mni_z{z:03d}_t{j:03d}")
+    images, masks, _, names = _render_templates(n, seed, tuple(offsets))
     return CaseSet.from_objects(np.stack(images), np.stack(masks), size, names, list(names),
                                 ["template"] * n)  # fmt: skip
+
+
+def template_tissue(
+    n: int, *, size: int, seed: int, offsets: tuple[int, ...] = TEST_OFFSETS
+) -> np.ndarray:
+    """The CSF/GM/WM probability maps ``(n, 3, size, size)`` of :func:`template_cases` with the
+    same arguments (the same deformation moves image, mask and tissue maps), downsampled from
+    128 like the images."""
+    _, _, tissues, _ = _render_templates(n, seed, tuple(offsets))
+    return resize_stack(np.stack(tissues), size)
 
 
 def embedded_real_cases(size: int, *, per_unit: int | None = None) -> CaseSet:

@@ -150,8 +150,10 @@ def train_model(
         val_fn: validation metric of the model (e.g. :func:`validation_fn`), recorded every
             ``val_every`` steps and at the end (``History.val``).
         on_step: ``{step: fn(model)}`` snapshots (e.g. evaluation rows at half budget).
-        loss: ``loss(model, batch)`` instead of the magnitude L1 (it gets the batches of
-            ``stream`` as they come and moves them to the device itself).
+        loss: ``loss(model, batch) -> scalar`` replacing :func:`magnitude_l1` (the one hook a
+            training variant overrides: adversarial, multitask, unlearning or consistency
+            losses); it gets the batch on the device, or, with ``stream``, the stream's
+            items as they come (it moves them to the device itself).
         stream: ``stream(seed) -> batch function`` instead of :func:`batch_fn` (e.g. labelled
             and undersampled-only cases in one step).
 
@@ -174,7 +176,7 @@ def train_model(
 
     def loss_fn(m: nn.Module, batch: Any) -> torch.Tensor:
         if loss is not None:
-            return loss(m, batch)
+            return loss(m, batch if stream is not None else batch.to(dev))
         return magnitude_l1(m, batch.to(dev), over_steps=over)
 
     history = training.fit(
@@ -235,6 +237,7 @@ def evaluate(
     indices: Sequence[int] | None = None,
     batch_size: int = 8,
     keep: int = 0,
+    extra: Callable[[np.ndarray, np.ndarray, np.ndarray], dict[str, np.ndarray]] | None = None,
 ) -> Evaluation:
     """Per-case metrics of a model or baseline under ``sampling``, as long-format rows.
 
@@ -253,6 +256,8 @@ def evaluate(
         indices: the cases to evaluate (default all).
         batch_size: cases per forward pass.
         keep: also keep the first ``keep`` reconstructions and targets.
+        extra: ``f(pred, target, region) -> {column: (n,) values}``: more per-case metric
+            columns, from the magnitudes and the metrics' regions ``(n, H, W)``.
     """
     sampling = Sampling.parse(sampling)
     idx = list(range(len(source))) if indices is None else [int(i) for i in indices]
@@ -275,11 +280,12 @@ def evaluate(
     pred, target = torch.cat(preds).numpy(), torch.cat(targets).numpy()
     res = metrics.evaluate(pred, target, protocol=EVAL_PROTOCOL, mask=torch.cat(brains).numpy())
     res = {k.replace("_mask", "_brain"): v for k, v in res.items()}
+    more = extra(pred, target, torch.cat(brains).numpy()) if extra is not None else {}
     label = setting if setting is not None else str(sampling)
     rows = [
         {"setting": label, "method": name, "seed": int(train_seed), "budget": int(budget),
          "case": meta[i][0], "unit": meta[i][1], "group": meta[i][2],
-         **{m: float(res[m][j]) for m in METRICS}}
+         **{m: float(res[m][j]) for m in METRICS}, **{k: float(v[j]) for k, v in more.items()}}
         for j, i in enumerate(idx)
     ]  # fmt: skip
     return Evaluation(rows, np.asarray(times), pred[:keep], target[:keep])

@@ -9,6 +9,7 @@ verdict engine uses to check budget dependence) and at full budget, in every
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -47,6 +48,7 @@ class TestSetting:
         meta: ``(case, unit, group)`` per index of ``source``.
         seed: seeds the test data (every method sees the same inputs).
         indices: the cases to evaluate (default all).
+        extra: more per-case metric columns (see :func:`~.protocol.evaluate`).
     """
 
     label: str
@@ -55,6 +57,7 @@ class TestSetting:
     meta: Sequence[tuple[str, str, str]]
     seed: int
     indices: Sequence[int] | None = None
+    extra: Any = None
 
 
 @dataclass(frozen=True)
@@ -99,7 +102,7 @@ def evaluate_settings(
     for t in settings:
         ev = evaluate(method, t.source, t.sampling, t.meta, seed=t.seed, name=name,
                       train_seed=train_seed, budget=budget, setting=t.label, indices=t.indices,
-                      batch_size=batch_size, keep=keep)  # fmt: skip
+                      batch_size=batch_size, keep=keep, extra=t.extra)  # fmt: skip
         rows += ev.rows
         evals[t.label] = ev
     return rows, evals
@@ -128,7 +131,8 @@ def train_seeds(
     keep: int = 0,
     trained: Trained | None = None,
     label: str | None = None,
-    loss: Callable[[nn.Module, Any], Any] | None = None,
+    loss: Any = None,
+    init: dict[int, nn.Module] | None = None,
     stream: Callable[[int], Any] | None = None,
 ) -> Trained:
     """Train registry model ``name`` once per seed and evaluate it in ``settings``.
@@ -139,9 +143,10 @@ def train_seeds(
     result (a rival chosen on validation gets its extra seeds this way). ``label`` names the
     method in rows and curves (default ``name``), e.g. one registry model trained twice.
     ``half_settings`` limits the half-budget evaluation to those setting labels (the verdict
-    engine needs it only where a primary comparison is made). ``loss`` and ``stream`` replace
-    the training loss and batch stream (:func:`~.protocol.train_model`), e.g. for consistency
-    training on labelled and undersampled-only cases.
+    engine needs it only where a primary comparison is made). ``loss`` replaces the training
+    loss (see :func:`~.protocol.train_model`); ``init`` starts seed ``s`` from a copy of
+    ``init[s]`` (fine-tuning) instead of a fresh ``name``; ``stream`` replaces the batch
+    stream, e.g. for consistency training on labelled and undersampled-only cases.
     """
     shown = label or name
     out = trained if trained is not None else Trained(shown)
@@ -156,7 +161,8 @@ def train_seeds(
         if half_budget and half >= 1:
             snap = {half: lambda m, s=seed: evaluate_settings(m, shown, at_half, train_seed=s,
                                                               budget=half)[0]}  # fmt: skip
-        model, hist = train_model(name, source, samplings, steps=steps, batch_size=batch_size,
+        start = copy.deepcopy(init[seed]).train() if init is not None else name
+        model, hist = train_model(start, source, samplings, steps=steps, batch_size=batch_size,
                                   lr=lr, seed=seed, device=device, overrides=overrides,
                                   indices=indices, loss_over_steps=loss_over_steps,
                                   mask_pool=mask_pool, scheduler=scheduler, val_fn=val_fn,

@@ -5,7 +5,11 @@
 - :mod:`.objective`: :class:`LossConfig` and :class:`Registrator` (network + losses, adaptive
   weights learned with it).
 - :mod:`.baselines`: identity, a constant field (e.g. the mean motion), SimpleITK diffeomorphic
-  demons and B-spline (Mattes mutual information: multi-contrast pairs).
+  and symmetric-forces demons, B-spline and rigid + B-spline (Mattes mutual information:
+  multi-contrast pairs), a dense field on neighbourhood cross-correlation (SyN-like).
+- :mod:`.diagnosis`: a case-level classifier (gland features of T2w + ADC, logistic regression)
+  and its AUROC pseudo-values after registration.
+- :mod:`.multires`: registration estimated on low-resolution frames, applied at high resolution.
 - :mod:`.evaluate`: :func:`train` (on-the-fly pairs through ``training.fit`` with validation Dice
   or SSIM and a half-budget snapshot), :func:`register_pairs` (timed, one pair at a time),
   :func:`score_pairs` (per-case rows in the claims' long format).
@@ -19,6 +23,10 @@ from mricompendium.experiments.registration.baselines import (
     identity,
     sitk_bspline,
     sitk_demons,
+    sitk_rigid,
+    sitk_rigid_bspline,
+    sitk_symmetric_demons,
+    sitk_syn_cc,
 )
 from mricompendium.experiments.registration.evaluate import (
     common_metrics,
@@ -60,6 +68,10 @@ __all__ = [
     "score_pairs",
     "sitk_bspline",
     "sitk_demons",
+    "sitk_rigid",
+    "sitk_rigid_bspline",
+    "sitk_symmetric_demons",
+    "sitk_syn_cc",
     "train",
     "val_dice",
     "val_ssim",

@@ -44,7 +44,10 @@ __all__ = [
     "degenerate_counts",
     "deformation_summary",
     "evaluate_method",
+    "dilate",
+    "label_dice",
     "myocardial_jacobian",
+    "pool_batches",
     "ssim_after",
     "ssim_reference",
     "summarise",
@@ -171,9 +174,12 @@ def evaluate_method(
     units: Sequence[str] | None = None,
     repeats: int = 1,
     extra: Mapping[str, MetricFn] | None = None,
+    inputs: Sequence[str] = (),
+    hd95: bool = True,
 ) -> list[dict[str, Any]]:
-    """Register ``pairs`` with ``fn`` (timed, one pair at a time) and return per-case rows."""
-    disp, seconds = register_pairs(fn, pairs, repeats=repeats)
+    """Register ``pairs`` with ``fn`` (timed, one pair at a time) and return per-case rows
+    (``inputs``: further entries of ``pairs`` passed to ``fn``, see :func:`register_pairs`)."""
+    disp, seconds = register_pairs(fn, pairs, repeats=repeats, inputs=inputs)
     keys = {"setting": setting, "method": method, "seed": seed, "budget": budget, "group": group}
     return score_pairs(
         pairs,
@@ -184,6 +190,7 @@ def evaluate_method(
         cases=cases,
         units=units,
         extra=extra,
+        hd95=hd95,
     )
 
 
@@ -242,3 +249,39 @@ def ssim_reference(pairs: Mapping[str, Any], disp: torch.Tensor) -> np.ndarray:
 def myocardial_jacobian(pairs: Mapping[str, Any], disp: torch.Tensor) -> np.ndarray:
     """Mean ``|J - 1|`` inside the fixed frame's myocardium (0: incompressible)."""
     return rm.jacobian_deviation(disp, mask=pairs["fixed_labels"] == MYO)
+
+
+def pool_batches(pool: Mapping[str, Any], batch_size: int = 4):
+    """A training batch function ``(step, generator) -> batch`` drawing ``batch_size`` pairs at
+    random (with replacement) from a fixed pool of pairs (its tensor entries)."""
+    n = len(pool["moving"])
+    keys = [k for k, v in pool.items() if isinstance(v, torch.Tensor) and len(v) == n]
+
+    def batch(step: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
+        del step
+        idx = torch.randint(n, (batch_size,), generator=generator)
+        return {k: pool[k][idx] for k in keys}
+
+    return batch
+
+
+def dilate(mask: torch.Tensor, pixels: int) -> torch.Tensor:
+    """Binary dilation of ``(N, 1, *S)`` masks by ``pixels`` (a square/cube neighbourhood)."""
+    if pixels < 0:
+        raise ValueError(f"pixels must be >= 0, got {pixels}")
+    if pixels == 0:
+        return mask.bool()
+    k = 2 * pixels + 1
+    pool = torch.nn.functional.max_pool2d if mask.ndim == 4 else torch.nn.functional.max_pool3d
+    return pool(mask.float(), k, stride=1, padding=pixels) > 0.5
+
+
+def label_dice(label: int) -> MetricFn:
+    """``fn(pairs, disp)``: Dice of one label between the warped moving labels (nearest) and
+    the fixed labels (NaN-free: every fixed label map must hold the label)."""
+
+    def fn(pairs: Mapping[str, Any], disp: torch.Tensor) -> np.ndarray:
+        warped = warp(pairs["moving_labels"], disp, mode="nearest")
+        return rm.mean_dice(warped, pairs["fixed_labels"], labels=[label])
+
+    return fn
