@@ -52,10 +52,12 @@ def test_defaults_and_params_yaml_fit_the_relations_and_memory(notebook: Path) -
 
 def test_copied_constants_follow_their_source() -> None:
     from mricompendium.data.rtmri.build import PRESETS
+    from mricompendium.experiments.reconstruction.consistency import REGIMES
     from mricompendium.experiments.reconstruction.registry import MODELS
 
     assert rules.RECON_MODELS == tuple(MODELS)
     assert rules.PRECISIONS == amp.PRECISIONS
+    assert set(rules.REGIME_NAMES) == set(REGIMES)
     assert rules.CORPUS_SHAPE_SPEAKERS == {k: v.n_shape_speakers for k, v in PRESETS.items()}
 
 

@@ -105,7 +105,8 @@ def _fmt(x: float) -> str:
 SAMPLING_PATTERNS = ("equispaced_1d", "random_1d", "poisson_2d", "gaussian_2d", "radial")
 RECON_MODELS = ("U-Net", "E2E-VarNet", "E2E-VarNet (no DC)", "CascadeNet", "KIKI-Net",
                 "LPD-Net", "RIM", "i-RIM", "CIRIM", "CIRIM (explicit DC)", "RecurrentVarNet",
-                "XPDNet", "ReconResNet")  # fmt: skip
+                "XPDNet", "ReconResNet", "HyperVarNet", "Unrolled CNN")  # fmt: skip
+REGIME_NAMES = ("Supervised", "Supervised+Aug", "Image-aug", "VORTEX", "Noise2Recon", "SSDU")
 _SAMPLING = rf"({'|'.join(SAMPLING_PATTERNS)})@[0-9.]+x?(\s*,\s*(cf|calib)=[0-9.]+)*"
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")  # as mricompendium.amp.PRECISIONS (a test checks)
 BIG = 1_000_000  # steps, cases: far past the papers' scale, short of "train until killed"
@@ -134,6 +135,23 @@ RULES: dict[str, Rule] = {
     "*.train_coil_radius": _list(0.5, 10, 2, 2),
     "*.test_coil_radius": _list(0.5, 10, 2, 2),
     "reconresnet.lesion_strength": Rule(lo=-1, hi=10),
+    "vortex.sampling": Rule(pattern=_SAMPLING),
+    "vortex.augment_noise": _list(0, 1, 2, 2),
+    "vortex.augment_motion": _list(0, 1, 2, 2),
+    "vortex.augment_p": Rule(lo=0, hi=1, lo_open=True),
+    "vortex.methods": Rule(choices=REGIME_NAMES, min_len=3, max_len=len(REGIME_NAMES), unique=True),
+    "vortex.model": Rule(choices=RECON_MODELS),
+    "noise2recon.sampling": Rule(pattern=_SAMPLING),
+    "noise2recon.augment_noise": _list(0, 2, 2, 2),
+    "noise2recon.augment_p": Rule(lo=0, hi=1, lo_open=True),
+    "noise2recon.model": Rule(choices=RECON_MODELS),
+    "inference_denoising.sampling": Rule(pattern=_SAMPLING),
+    "inference_denoising.alpha_values": _list(0, 1, 1, 32),
+    "inference_denoising.dc_values": _list(0, 2, 1, 32),
+    "inference_denoising.select_levels": _list(0, 3, 2, 16),
+    "inference_denoising.test_levels": _list(0, 3, 1, 16),
+    "inference_denoising.augment_noise": _list(0, 3, 2, 2),
+    "inference_denoising.augment_p": Rule(lo=0, hi=1, lo_open=True),
     "primal_dual_unet.ct_seeds": _SEEDS,
     "propeller.lam_grid": _list(0, 10, max_len=32, lo_open=True),
     "reconresnet.lesion_radius": _list(0, 0.5, 2, 2, lo_open=True),

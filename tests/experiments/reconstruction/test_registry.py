@@ -22,6 +22,7 @@ def test_registry_names_and_specs() -> None:
     expected = {
         "U-Net", "E2E-VarNet", "E2E-VarNet (no DC)", "CascadeNet", "KIKI-Net", "LPD-Net", "RIM",
         "i-RIM", "CIRIM", "CIRIM (explicit DC)", "RecurrentVarNet", "XPDNet", "ReconResNet",
+        "HyperVarNet", "Unrolled CNN",
     }  # fmt: skip
     assert set(MODELS) == expected
     for name, spec in MODELS.items():

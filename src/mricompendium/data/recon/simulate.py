@@ -245,6 +245,15 @@ class KspaceSimulator:
         ``(B, Hs, Ws)``: what the k-space is measured from."""
         return torch.stack([self._case(i).obj for i in self._check_indices(indices)])
 
+    def fine_coil_maps(self, indices: Sequence[int]) -> torch.Tensor:
+        """The coil maps on the object grid, complex ``(B, C, Hs, Ws)`` (ones for one coil):
+        what the k-space is measured with (e.g. to measure a moved object again)."""
+        idx = self._check_indices(indices)
+        if self.num_coils == 1:
+            return torch.ones(len(idx), 1, *self.object_shape, dtype=torch.complex64,
+                              device=self.device)  # fmt: skip
+        return torch.stack([self._fine_maps(i) for i in idx])
+
     def targets(self, indices: Sequence[int]) -> torch.Tensor:
         """Complex references ``(B, H, W)``: the object with its smooth phase as a fully
         sampled, noise-free acquisition on the reconstruction grid sees it."""

@@ -65,7 +65,12 @@ def _expand(scale: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
 
 
 def predict(
-    model: nn.Module, batch: ReconBatch, *, return_all: bool = False, normalised: bool = False
+    model: nn.Module,
+    batch: ReconBatch,
+    *,
+    return_all: bool = False,
+    normalised: bool = False,
+    **conditions: Any,
 ) -> Any:
     """A model's reconstruction of ``batch`` under the one input normalisation.
 
@@ -75,6 +80,7 @@ def predict(
         batch: the undersampled data.
         return_all: every intermediate estimate (multi-step models), as a flat list.
         normalised: return images in the normalised units (for the loss) instead of the data's.
+        conditions: extra keyword inputs of a conditioned network (e.g. a hyperparameter).
 
     Returns:
         complex ``(B, H, W)`` (or a list of them).
@@ -85,7 +91,7 @@ def predict(
     if isinstance(model, ReconResNet):
         out = model(k, batch.operator())
     else:
-        out = model(k, batch.mask, batch.maps, **extra)
+        out = model(k, batch.mask, batch.maps, **extra, **conditions)
     outs = _flatten(out)
     if not normalised:
         outs = [o * _expand(scale, o) for o in outs]
@@ -126,7 +132,8 @@ def fit_setup(
     val_fn: Callable[[nn.Module], float] | None = None,
     val_every: int | None = None,
     on_step: dict[int, Callable[[nn.Module], Any]] | None = None,
-    loss: Callable[[nn.Module, ReconBatch], torch.Tensor] | None = None,
+    loss: Callable[[nn.Module, Any], torch.Tensor] | None = None,
+    stream: Callable[[int], Callable[[int, torch.Generator], Any]] | None = None,
     precision: str = "fp32",
 ) -> FitCall:
     """The ``training.fit`` call that trains a registry model (or a given module) on a mix of
@@ -148,7 +155,11 @@ def fit_setup(
             ``val_every`` steps and at the end (``History.val``).
         on_step: ``{step: fn(model)}`` snapshots (e.g. evaluation rows at half budget).
         loss: ``loss(model, batch) -> scalar`` replacing :func:`magnitude_l1` (the one hook a
-            training variant overrides: adversarial, multitask or unlearning losses).
+            training variant overrides: adversarial, multitask, unlearning or consistency
+            losses); it gets the batch on the device, or, with ``stream``, the stream's
+            items as they come (it moves them to the device itself).
+        stream: ``stream(seed) -> batch function`` instead of :func:`batch_fn` (e.g. labelled
+            and undersampled-only cases in one step).
         precision: ``"fp32"``, ``"bf16"``, ``"fp16"`` or ``"auto"`` (:mod:`mricompendium.amp`).
     """
     training.seed_everything(seed)
@@ -157,13 +168,16 @@ def fit_setup(
     multi = not named or MODELS[name].multi_step
     over = bool(loss_over_steps) and multi and not isinstance(model, ReconResNet)
     dev = training.select_device(device)
-    batches = batch_fn(
-        source, samplings, batch_size, indices=indices, mask_pool=mask_pool, seed=seed
-    )
+    if stream is not None:
+        batches = stream(seed)
+    else:
+        batches = batch_fn(
+            source, samplings, batch_size, indices=indices, mask_pool=mask_pool, seed=seed
+        )
 
-    def loss_fn(m: nn.Module, batch: ReconBatch) -> torch.Tensor:
+    def loss_fn(m: nn.Module, batch: Any) -> torch.Tensor:
         if loss is not None:
-            return loss(m, batch.to(dev))
+            return loss(m, batch if stream is not None else batch.to(dev))
         return magnitude_l1(m, batch.to(dev), over_steps=over)
 
     config = ({"factory": "mricompendium.experiments.reconstruction:build_model",

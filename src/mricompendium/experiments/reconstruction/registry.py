@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from mricompendium.models.reconstruction.cascadenet import CascadeNet
+from mricompendium.models.reconstruction.hypervarnet import HyperVarNet
 from mricompendium.models.reconstruction.irim import IRIM
 from mricompendium.models.reconstruction.kikinet import KIKINet
 from mricompendium.models.reconstruction.lpd import LPDNet
@@ -82,6 +83,12 @@ _VARNET_PAPER = {"num_cascades": 12, "sens_chans": 8, "sens_pools": 4, "chans": 
 _VARNET_SMALL = {"num_cascades": 4, "sens_chans": 4, "sens_pools": 2, "chans": 8, "pools": 2}
 _CIRIM_PAPER = {"num_cascades": 8, "time_steps": 8, "hidden": 64, "num_layers": 3}
 _CIRIM_SMALL = {"num_cascades": 2, "time_steps": 4, "hidden": 16, "num_layers": 2}
+_HYPER = (
+    "S06: Inference Stage Denoising for Undersampled MRI Reconstruction, ISBI 2024 (arXiv "
+    "2402.08692); hypernetwork as in Wang et al., HyperRecon, 2021"
+)
+_HYPER_SMALL = {"num_cascades": 4, "hidden": 16, "depth": 4, "hyper_hidden": 16}
+_HYPER_NOTE = "paper architecture not in the abstract: FiLM-modulated CNN steps, MLP hypernetwork"
 _SECOND = tuple(range(1, 9))  # E2E-VarNet: sensitivity-U-Net channels, XPDNet: first channels
 
 
@@ -180,6 +187,14 @@ MODELS: dict[str, ModelSpec] = {
                   "Image Reconstruction of Undersampled Cartesian and Radial Data, Comput. Biol. "
                   "Med. 2022",
                   takes_operator=True, width=lambda c, _: {"chans": c}),
+        ModelSpec("HyperVarNet", HyperVarNet, small=_HYPER_SMALL, paper=_HYPER_SMALL,
+                  citation=_HYPER, fixed={"conditioned": True}, notes=_HYPER_NOTE,
+                  width=_hidden),
+        ModelSpec("Unrolled CNN", HyperVarNet, small=_HYPER_SMALL, paper=_HYPER_SMALL,
+                  citation="Unrolled proximal-gradient network with CNN steps, the backbone of "
+                  "the consistency-training papers (meddlr's unrolled CNN; Sandino et al., IEEE "
+                  "SPM 2020); HyperVarNet without its hypernetwork (S06's fixed network)",
+                  fixed={"conditioned": False}, notes=_HYPER_NOTE, width=_hidden),
     )
 }  # fmt: skip
 

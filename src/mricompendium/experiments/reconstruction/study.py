@@ -10,7 +10,7 @@ verdict engine uses to check budget dependence) and at full budget, in every
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -134,6 +134,7 @@ def train_seeds(
     label: str | None = None,
     loss: Any = None,
     init: dict[int, nn.Module] | None = None,
+    stream: Callable[[int], Any] | None = None,
     precision: str = "fp32",
     checkpoints: Checkpoints | None = None,
 ) -> Trained:
@@ -147,9 +148,11 @@ def train_seeds(
     ``half_settings`` limits the half-budget evaluation to those setting labels (the verdict
     engine needs it only where a primary comparison is made). ``loss`` replaces the training
     loss (see :func:`~.protocol.fit_setup`); ``init`` starts seed ``s`` from a copy of
-    ``init[s]`` (fine-tuning) instead of a fresh ``name``. ``precision`` goes to
-    ``training.fit``; with ``checkpoints`` nothing is trained: each seed's model (and its
-    half-budget one) is loaded from what ``python -m mricompendium.train`` wrote for ``label``.
+    ``init[s]`` (fine-tuning) instead of a fresh ``name``; ``stream`` replaces the batch
+    stream, e.g. for consistency training on labelled and undersampled-only cases.
+    ``precision`` goes to ``training.fit``; with ``checkpoints`` nothing is trained: each seed's
+    model (and its half-budget one) is loaded from what ``python -m mricompendium.train`` wrote
+    for ``label``.
     """
     shown = label or name
     out = trained if trained is not None else Trained(shown)
@@ -170,8 +173,8 @@ def train_seeds(
                                   indices=indices, loss_over_steps=loss_over_steps,
                                   mask_pool=mask_pool, scheduler=scheduler, val_fn=val_fn,
                                   val_every=val_every, on_step=snap, loss=loss,
-                                  precision=precision, checkpoints=checkpoints,
-                                  method=shown)  # fmt: skip
+                                  stream=stream, precision=precision,
+                                  checkpoints=checkpoints, method=shown)  # fmt: skip
         rows, evals = evaluate_settings(model, shown, settings, train_seed=seed, budget=steps,
                                         keep=keep)  # fmt: skip
         out.models[seed], out.histories[seed] = model, hist
