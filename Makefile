@@ -17,7 +17,7 @@ EUID ?= $(shell id -u)
 NETGUARD = PYTHONPATH="$(CURDIR)/tests/netguard$${PYTHONPATH:+:$$PYTHONPATH}" \
 	MRICOMPENDIUM_NETGUARD_LOG="$(CURDIR)/.scratch/netguard.log"
 
-.PHONY: setup data repro test unit nbval lab bench lint clean stages new
+.PHONY: setup data repro test unit realdata nbval lab bench lint clean stages new
 
 setup: $(STAMP)
 
@@ -86,7 +86,11 @@ else
 endif
 
 unit: setup
-	$(NETGUARD) $(PY) -m pytest tests
+	$(NETGUARD) $(PY) -m pytest tests -m "not realdata_run"
+
+# One tiny notebook run per real-data format of the README (tests/realdata_runs): minutes.
+realdata: setup data
+	$(NETGUARD) $(PY) -m pytest tests/realdata_runs -m realdata_run
 
 nbval: setup data
 	$(NETGUARD) $(PY) -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider notebooks
@@ -95,7 +99,7 @@ nbval: setup data
 # cells run in order in one kernel. TEST_JOBS=0 runs everything in this process.
 TEST_JOBS ?= 2
 test: setup data
-	$(NETGUARD) $(PY) -m pytest tests notebooks --nbval-lax --nbval-current-env \
+	$(NETGUARD) $(PY) -m pytest tests notebooks --nbval-lax --nbval-current-env -m "not realdata_run" \
 		$(if $(filter 0,$(TEST_JOBS)),,-n $(TEST_JOBS) --dist loadfile)
 
 # Jupyter refuses to run as root without --allow-root (the usual case in a container).

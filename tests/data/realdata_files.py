@@ -347,9 +347,10 @@ def write_contours(path: Path, *, speakers: int = 8, poses: int = 10, points: in
     return path
 
 
-def write_picai(root: Path, *, n: int = 4) -> Path:
+def write_picai(root: Path, *, n: int = 8) -> Path:
     """PI-CAI's tree (``images/<pid>/<pid>_<sid>_{t2w,adc,hbv}.mha``, ``labels/`` as
-    ``picai_labels``) with ``n`` small studies, every other one with a lesion."""
+    ``picai_labels``) with ``n`` small studies, every other one with a lesion (csPCa); 8 are
+    the fewest the real-data route takes (4 patients of each outcome)."""
     from mricompendium.data.registration.picai import PicaiCase, write_picai_study
 
     z, y, x = np.meshgrid(np.arange(3), np.arange(32), np.arange(32), indexing="ij")
@@ -375,3 +376,17 @@ def write_dynamic(root: Path, *, n: int = 2, frames: int = 9) -> Path:
             x[12 + s : 24 + s, 8:24, k] = 1.0
         _save(root / f"sub{i + 1:02d}.nii.gz", x, np.diag([2.0, 2.0, 5.0, 1.0]))
     return root
+
+
+def write_cmrxrecon(folder: Path, *, patients: int = 2) -> Path:
+    """CMRxRecon 2023 cine training set: ``FullSample/P00n/cine_sax.mat`` (MATLAB v7.3,
+    ``kspace_full`` with kx oversampled 2x, 10 coils, 1 slice, 3 frames); returns ``folder``."""
+    from mricompendium.data.recon.cmrxrecon import write_cine_mat
+
+    rng = np.random.default_rng(0)
+    for i in range(1, patients + 1):
+        d = folder / "FullSample" / f"P{i:03d}"
+        d.mkdir(parents=True)
+        k = rng.standard_normal((2, 160, 72, 10, 1, 3)).astype(np.float32)
+        write_cine_mat(d / "cine_sax.mat", {"kspace_full": (k[0] + 1j * k[1]).astype(np.complex64)})
+    return folder

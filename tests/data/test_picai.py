@@ -15,6 +15,7 @@ from mricompendium.data.registration.picai import (
     find_picai_cases,
     load_picai_case,
     picai_slices,
+    split_patients,
     write_picai_study,
 )
 from mricompendium.data.registration.prostate import LESION
@@ -150,3 +151,18 @@ def test_writer_and_reader_round_trip(tmp_path: Path) -> None:
     for key in ("t2w", "adc", "hbv", "lesion", "gland"):
         np.testing.assert_allclose(getattr(back, key), getattr(case, key), rtol=1e-5)
     assert back.cspca and back.spacing_mm == case.spacing_mm
+
+
+def test_split_is_by_patient_and_stratified_by_outcome() -> None:
+    units = ["p0", "p1", "p2", "p3", "p4", "p5", "p6", "p7", "p0"]  # p0 has two studies
+    cancer = [True, False] * 4 + [False]
+    fit, test = split_patients(units, cancer)
+    assert sorted(fit + test) == list(range(9))
+    assert {units[i] for i in fit}.isdisjoint({units[i] for i in test})
+    assert sum(cancer[i] for i in test) == 2 and sum(not cancer[i] for i in test) == 2
+    assert 0 in fit and 8 in fit  # both studies of p0 on the same side
+
+
+def test_too_few_patients_of_one_outcome_are_refused_with_the_counts() -> None:
+    with pytest.raises(ValueError, match="3 csPCa and 4 non-csPCa patients"):
+        split_patients([f"p{i}" for i in range(7)], [True, False] * 3 + [False])

@@ -16,12 +16,12 @@ import shlex
 import shutil
 from pathlib import Path
 
-import numpy as np
 import pytest
 import yaml
 from realdata_files import (
     write_acdc,
     write_brats,
+    write_cmrxrecon,
     write_contours,
     write_dynamic,
     write_isles,
@@ -70,21 +70,9 @@ RELEASES = {
     "brainmask": lambda p: write_pairs(p, suffixes=("_image.nii.gz", "_brainmask.nii.gz")),
     "picai": write_picai,
     "dynamic": write_dynamic,
-    "cmrxrecon": lambda p: _write_cmrxrecon(p),
+    "cmrxrecon": write_cmrxrecon,
 }
 N_TEST_VOLUMES = max(int(n) for n in re.findall(r"n_test_volumes=(\d+)", " ".join(COMMANDS)) or [1])
-
-
-def _write_cmrxrecon(folder: Path) -> None:
-    """CMRxRecon cine training set: ``FullSample/P00n/cine_sax.mat`` (two patients)."""
-    from mricompendium.data.recon.cmrxrecon import write_cine_mat
-
-    rng = np.random.default_rng(0)
-    for i in (1, 2):
-        d = folder / "FullSample" / f"P{i:03d}"
-        d.mkdir(parents=True)
-        k = rng.standard_normal((2, 160, 72, 10, 1, 3)).astype(np.float32)  # kx oversampled 2x
-        write_cine_mat(d / "cine_sax.mat", {"kspace_full": (k[0] + 1j * k[1]).astype(np.complex64)})
 
 
 def _data_kind(path: str) -> str:

@@ -23,6 +23,7 @@ from realdata_files import (
     write_learn2reg,
     write_nsd,
     write_pairs,
+    write_picai,
     write_usc75,
 )
 
@@ -137,3 +138,10 @@ def test_tongue_contours_as_the_readme_prints_them(tmp_path, capsys):
 
 def test_brainclip_refuses_real_data_before_a_kernel_starts(tmp_path, capsys):
     assert "brainclip does not take real data" in _refused("brainclip", tmp_path, capsys)
+
+
+def test_picai_needs_both_outcomes_in_each_half(tmp_path, capsys):
+    write_picai(tmp_path / "picai")
+    assert "8 PI-CAI studies" in _dry("prostate_seq_reg", tmp_path / "picai")[0]
+    line = _refused("prostate_seq_reg", tmp_path / "picai", capsys, "max_user_cases=6")
+    assert line.startswith("prostate_seq_reg: ") and "3 csPCa and 3 non-csPCa patients" in line

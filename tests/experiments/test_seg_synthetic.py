@@ -118,3 +118,5 @@ def test_isles_slices_put_real_cases_on_the_grid(tmp_path):
     x, y, cases, units = out["ISLES DWI"]
     assert x.shape[1:] == (1, 32, 32) and len(cases) == x.shape[0] == 2
     assert units == [case, case] and bool((y.sum((1, 2)) > 0).all())
+    assert all(c.startswith(f"{case}:dwi:z") for c in cases)
+    assert set(cases).isdisjoint(out["ISLES FLAIR"][2])  # one setting: ids unique across groups

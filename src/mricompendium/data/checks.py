@@ -150,12 +150,31 @@ def _count(path: Path, found: list[Any], what: str, minimum: int) -> str:
 
 
 def _picai(path: Path, params: Mapping[str, Any]) -> str:
-    from mricompendium.data.registration.picai import find_picai_cases, load_picai_case
+    from mricompendium.data.registration.picai import (
+        find_picai_cases,
+        load_picai_case,
+        split_patients,
+    )
 
-    found = [f for f in find_picai_cases(path) if f.gland is not None]
+    found = find_picai_cases(path)
+    found = found[: params["max_user_cases"]] if params.get("max_user_cases") else found
+    found = [f for f in found if f.gland is not None]
     out = _count(path, found, "PI-CAI studies with T2W, ADC, HBV and a whole-gland mask", 4)
     load_picai_case(found[0])
-    return out
+    cancer = [f.cspca if f.cspca is not None else _any_lesion(f.lesion) for f in found]
+    try:
+        split_patients([f.patient_id for f in found], cancer)
+    except ValueError as e:
+        raise DataError(path, str(e)) from None
+    return f"{out}, {sum(cancer)} with csPCa"
+
+
+def _any_lesion(path: Path | None) -> bool:
+    """A study's outcome without a marksheet row: any lesion voxel (as the loader decides)."""
+    import nibabel as nib
+    import numpy as np
+
+    return path is not None and bool(np.asarray(nib.load(path).dataobj).any())
 
 
 def _dynamic(path: Path, params: Mapping[str, Any]) -> str:

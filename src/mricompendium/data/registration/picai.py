@@ -42,6 +42,7 @@ __all__ = [
     "find_picai_cases",
     "load_picai_case",
     "picai_slices",
+    "split_patients",
     "write_picai_study",
 ]
 
@@ -276,6 +277,32 @@ def picai_slices(
     batch["subject"] = [c.name for c in cases]
     batch["unit"] = [c.patient_id for c in cases]
     return batch
+
+
+def split_patients(units: list[str], cancer: list[bool]) -> tuple[list[int], list[int]]:
+    """Indices of the studies that fit the classifier and of those that test it, split by
+    patient and stratified by outcome: patients (sorted, a patient positive if any study is)
+    alternate between the halves within each class, the first to the fit half.
+
+    Raises:
+        ValueError: the test half would hold fewer than two csPCa or two non-csPCa patients
+            (the AUROC's jackknife needs both), naming the counts.
+    """
+    positive: dict[str, bool] = {}
+    for u, c in zip(units, cancer, strict=True):
+        positive[u] = positive.get(u, False) or bool(c)
+    fit: set[str] = set()
+    for label in (True, False):
+        fit.update(sorted(u for u, p in positive.items() if p is label)[::2])
+    n_pos = sum(positive.values())
+    n_neg = len(positive) - n_pos
+    if n_pos // 2 < 2 or n_neg // 2 < 2:
+        raise ValueError(
+            f"{n_pos} csPCa and {n_neg} non-csPCa patients: the AUROC needs at least 4 of "
+            "each (half fit the classifier, the other half test it)"
+        )
+    fit_idx = [i for i, u in enumerate(units) if u in fit]
+    return fit_idx, [i for i, u in enumerate(units) if u not in fit]
 
 
 def write_picai_study(root: PathLike, case: PicaiCase) -> None:

@@ -175,8 +175,9 @@ def isles_slices(
 
     Returns:
         ``{"ISLES DWI": (x, y, cases, units), "ISLES FLAIR": ...}`` with images ``(N, 1, H, W)``
-        in [0, 1] and lesion masks ``(N, H, W)``; the slices of one case share its unit. Cases
-        without a lesion are skipped; FLAIR only where the case has one.
+        in [0, 1] and lesion masks ``(N, H, W)``; case ids ``<case>:<dwi|flair>:z<k>`` (both
+        groups form one setting, so a slice's id names its contrast), the slices of one case
+        share its unit. Cases without a lesion are skipped; FLAIR only where the case has one.
     """
     import numpy as np
 
@@ -201,6 +202,6 @@ def isles_slices(
             for k in middle_slices(mask, n_per_case):
                 xs.append(torch.from_numpy(img[:, :, k].copy())[None])
                 ys.append(torch.from_numpy(mask[:, :, k].copy()))
-                cs.append(f"{case.name}:z{k}")
+                cs.append(f"{case.name}:{group.split()[-1].lower()}:z{k}")  # one id per image
                 us.append(case.name)
     return {g: (torch.stack(x), torch.stack(y), c, u) for g, (x, y, c, u) in out.items()}
