@@ -11,7 +11,9 @@ Measures (wall time on this machine; run on a quiet machine):
 - fp32 against bf16 autocast per family (``benchmarks/precision.py``),
 - the BLAS library and kernel in use (threadpoolctl), also in the JSON's ``blas``.
 
-Usage: ``python benchmarks/run.py [--skip-notebooks] [--params-size] [--ids a,b]``.
+Usage: ``python benchmarks/run.py [--skip-notebooks] [--skip-dvc] [--params-size] [--ids a,b]``
+(``--skip-notebooks`` and ``--skip-dvc`` keep those rows of the last run: ``--skip-dvc`` for a work
+tree with uncommitted changes, where ``dvc repro`` would not be a no-op).
 """
 
 from __future__ import annotations
@@ -342,6 +344,7 @@ def segmentation_rows(repeats: int = 3) -> list[dict]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--skip-notebooks", action="store_true")
+    parser.add_argument("--skip-dvc", action="store_true", help="keep the last no-op dvc row")
     parser.add_argument(
         "--params-size",
         action="store_true",
@@ -356,14 +359,17 @@ def main() -> int:
     rows = []
     if not args.skip_notebooks:
         rows += notebook_rows(ids, params_size=args.params_size)
-    rows.append(dvc_noop_row())
+    if not args.skip_dvc:
+        rows.append(dvc_noop_row())
     rows += operator_rows() + cs_rows() + varnet_rows() + ssim_rows()
     rows += registration_rows() + segmentation_rows() + family_rows()
     rows += precision_rows() + blas_rows()
     out = paths.REPORTS / "benchmarks.json"
     old = json.loads(out.read_text()) if out.exists() else {}
-    if args.skip_notebooks:  # keep the notebook rows of the last full run
-        rows = [r for r in old.get("rows", []) if r["name"].startswith("notebook")] + rows
+    kept = [r for r in old.get("rows", [])  # rows of the last run that this one skipped
+            if (args.skip_notebooks and r["name"].startswith("notebook"))
+            or (args.skip_dvc and r["name"] == "no-op dvc repro")]  # fmt: skip
+    rows = kept + rows
     atomic_write_json(
         out,
         {

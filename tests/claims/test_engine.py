@@ -205,3 +205,14 @@ def test_noninferiority_effects_either_side_of_zero_are_not_seed_dependence():
     out = _eval(a + b, claim([C("A", "B", margin=0.01)]))
     assert [s["outcome"] for s in out.results[0].per_seed] == ["holds"] * 3
     assert out.verdict == "reproduced", out.reasons
+
+
+def test_units_are_counted_in_words_that_read_right():
+    """A plain noun takes an "s"; a described unit ("test case (a variant)", "case or volume")
+    is counted as units instead of gaining an "s" after its parenthesis."""
+    from mricompendium.claims.engine import _count
+
+    assert _count(5, "volume") == "5 volumes"
+    assert _count(1, "volume") == "1 volume"
+    assert _count(5, "test case (a template variant)") == "5 units (each a test case (a template variant))"
+    assert _count(3, "synthesised case or real volume") == "3 units (each a synthesised case or real volume)"

@@ -323,12 +323,22 @@ def _role(
     return out
 
 
+def _count(n: int, unit: str) -> str:
+    """``n`` units in words: "5 volumes", or "5 units (each a test case (...))" where the unit's
+    description is not a plain noun that takes an "s"."""
+    if n == 1:
+        return f"1 {unit}"
+    if any(c in unit for c in "(),;") or " or " in unit:
+        return f"{n} units (each a {unit})"
+    return f"{n} {unit}s"
+
+
 def _cannot_hold(claim: Claim, n: int, k: int, role: str) -> str:
     """Why a comparison with ``n`` units cannot hold, in words."""
     arithmetic = min_units(k, claim.alpha)
     what = "one comparison" if k == 1 else f"{k} {role} comparisons"
     text = (
-        f"cannot hold: rests on {n} {claim.unit}{'s' if n != 1 else ''}; a distribution-free "
+        f"cannot hold: rests on {_count(n, claim.unit)}; a distribution-free "
         f"test over n units cannot go below p = 1/2^n, so Holm over {what} at alpha "
         f"{claim.alpha:g} needs at least {arithmetic}"
     )
