@@ -36,14 +36,14 @@ def rows(n_trials: int = 1000, n_voxels: int = 500) -> list[dict]:
     embedding = fmri.JointEmbedding(fmri.EmbeddingConfig()).eval()
     noise = fmri.fit_noise_model()
     sim = fmri.SimConfig(n_voxels=n_voxels, trials_per_session=750, trials_per_run=63)
-    subject = fmri.make_subjects(1, sim, noise, embedding, seed=0)[0]
+    subject = fmri.make_subjects(1, sim, noise, seed=0)[0]
     scenes = fmri.sample_scenes(n_trials, 0, p_second=sim.p_second)
     images, t_render = _timed(lambda: render(scenes, sim.image_size))
     _, t_feat = _timed(lambda: feature_maps(images))
     _, t_embed = _timed(lambda: embedding.encode_images(images))
-    bank = fmri.StimulusBank.build(scenes, embedding)
+    stimuli = fmri.Stimuli.render(scenes, sim.image_size)  # what the subject sees
     idx = np.arange(n_trials)
-    _, t_bold = _timed(lambda: fmri.simulate_trials(subject, bank, idx, sim, noise, seed=0))
+    _, t_bold = _timed(lambda: fmri.simulate_trials(subject, stimuli, idx, sim, noise, seed=0))
     total = t_render + t_feat + t_embed + t_bold
     note = f"{n_trials} trials, {subject.n_voxels} voxels, 1 thread"
     out = []
