@@ -1,12 +1,12 @@
 """fp32 against bf16 autocast on this CPU: step time and the metric at equal steps, per family.
 
 For one model of one notebook per family, its training plan
-(``mricompendium.experiments.<family>.plans``, the notebook's own data, model, loss and validation metric at its CI-size parameters) trains twice
-from the same initial weights and batches for the same number of steps, once in fp32 and once
-in bf16 (CPU autocast; FFTs and data consistency stay fp32). Reported: the median time per step
-of each, their ratio, and the validation metric of each (evaluated in fp32) with its difference
-against the family's smallest effect. The precision is usable where the difference stays well
-under that effect.
+(``mricompendium.experiments.<family>.plans``, the notebook's own data, model, loss and validation
+metric at its CI-size parameters) trains twice from the same initial weights and batches for the
+same number of steps, once in fp32 and once in bf16 (CPU autocast; FFTs and data consistency stay
+fp32). Reported: the median time per step of each, their ratio, and the validation metric of each
+(evaluated in fp32) with its difference against the family's smallest effect. The precision is
+usable where the difference stays well under that effect.
 
 Run: ``python benchmarks/precision.py [--families recon,seg,...]``; ``benchmarks/run.py`` calls
 :func:`rows`.

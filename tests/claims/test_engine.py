@@ -214,5 +214,7 @@ def test_units_are_counted_in_words_that_read_right():
 
     assert _count(5, "volume") == "5 volumes"
     assert _count(1, "volume") == "1 volume"
-    assert _count(5, "test case (a template variant)") == "5 units (each a test case (a template variant))"
-    assert _count(3, "synthesised case or real volume") == "3 units (each a synthesised case or real volume)"
+    described = "test case (a template variant)"
+    assert _count(5, described) == f"5 units (each a {described})"
+    either = "synthesised case or real volume"
+    assert _count(3, either) == f"3 units (each a {either})"
