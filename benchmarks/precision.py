@@ -67,7 +67,7 @@ def _brainclip_top1(plan: train.Plan, model: torch.nn.Module) -> float:
 
 def _train_once(plan: train.Plan, job: train.Job, steps: int, precision: str) -> dict[str, Any]:
     call = job.setup()  # seeds, then builds: the same initial weights for both precisions
-    skip = ("on_step", "val_fn", "val_every", "steps", "amp", "progress")
+    skip = ("on_step", "val_fn", "val_every", "steps", "amp", "progress", "precision")
     kw = {k: v for k, v in call.kwargs.items() if k not in skip}
     times: list[float] = []
 

@@ -41,3 +41,15 @@ def test_ssim_rows_agree_with_fastmri(shape):
     (row,) = benchmark(repeats=1, shapes=[shape])
     assert row["abs_diff"] < 1e-10  # the same SSIM as fastmri.evaluate.ssim
     assert math.isfinite(row["ratio"]) and row["ratio"] > 0
+
+
+def test_precision_rows_train_both_precisions_from_one_plan():
+    """The precision benchmark drives a family's training plan in fp32 and bf16 (a few steps)."""
+    from dataclasses import replace
+
+    import precision
+
+    case = replace(precision.CASES[0], steps=3)
+    r = precision.measure(case)
+    assert r["fp32"]["step_s"] > 0 and r["bf16"]["step_s"] > 0
+    assert math.isfinite(r["fp32"]["metric"]) and math.isfinite(r["bf16"]["metric"])
