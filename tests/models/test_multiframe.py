@@ -49,10 +49,12 @@ def test_inputs_are_validated() -> None:
         FrameNormUNet(frames=3, chans=2, num_pools=1)(x)
 
 
-@pytest.mark.parametrize("cls", [FrameVarNet, FrameUNet])
-def test_overfits_one_batch(cls) -> None:
+@pytest.mark.parametrize(("cls", "frame_wise"), [(FrameVarNet, False), (FrameVarNet, True),
+                                                 (FrameUNet, False)])  # fmt: skip
+def test_overfits_one_batch(cls, frame_wise: bool) -> None:
     x, k, mask, maps = _data(b=1, t=3)
-    net = cls(frames=3, chans=8) if cls is FrameUNet else cls(frames=3, num_cascades=2, chans=8)
+    net = (cls(frames=3, chans=8) if cls is FrameUNet
+           else cls(frames=3, num_cascades=2, chans=8, frame_wise=frame_wise))  # fmt: skip
     opt = torch.optim.Adam(net.parameters(), lr=3e-3)
     losses = []
     for _ in range(40):

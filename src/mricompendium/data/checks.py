@@ -201,6 +201,7 @@ ROUTES: dict[str, Callable[[Path, Mapping[str, Any]], str]] = {
     "primal_dual_unet": _nifti_folder, "propeller": _nifti_folder,
     "recon_robustness": _nifti_folder, "recon_unlearning": _two_organs,
     "dynamic_cs": lambda p, q: _cmrxrecon(p, 2),
+    "cmrxrecon": lambda p, q: _cmrxrecon(p, int(q.get("n_test_patients", 2)) + 2),
 }  # fmt: skip
 FORMATS = ROUTES  # the earlier name
 

@@ -58,3 +58,15 @@ def test_batches_are_pure_and_full_sampling_without_noise_returns_the_reference(
     assert a.maps.shape == (2, 4, 16, 16)
     shared = noisy.batch([0, 1], "poisson_2d@4", seed=7, mask_seed=3)
     assert shared.mask.shape == (1, 1, 1, 16, 16)  # one 2D mask for every frame
+
+
+def test_multi_coil_zero_filled_frames_have_the_references_scale() -> None:
+    # the networks' inputs and targets share one scale: fully sampled, noise-free, 10 coils,
+    # maps estimated from the data, the combined frames match the reference in the heart
+    c = cine_cases(2, frames=3, size=32, seed=3)
+    sim = FrameSimulator(c.objects, c.heart, num_coils=10, snr=None, seed=0)
+    full = sim.batch([0, 1], "equispaced_kt@1,acs=4", seed=5)
+    region = full.region.unsqueeze(1).expand_as(full.target)
+    zf, ref = full.zero_filled().abs()[region], full.target.abs()[region]
+    assert 0.95 < float(zf.sum() / ref.sum()) < 1.05
+    assert float((zf - ref).abs().mean() / ref.mean()) < 0.05

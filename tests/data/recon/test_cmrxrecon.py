@@ -121,3 +121,15 @@ def test_the_dynamic_cs_dry_run_reads_the_tree(tmp_path: Path) -> None:
     assert checked.data == [
         "data_path: CMRxRecon cine: 2 files of 2 patients, coils [4], frames [5]"
     ]
+
+
+def test_the_cmrxrecon_dry_run_needs_the_test_patients_plus_two(tmp_path: Path) -> None:
+    from mricompendium import run
+
+    root = _tree(tmp_path, patients=("P001", "P002", "P003", "P004"))
+    checked = run.check_run("cmrxrecon", overrides={"data_path": str(root), "n_test_patients": 2})
+    assert checked.data == [
+        "data_path: CMRxRecon cine: 4 files of 4 patients, coils [4], frames [5]"
+    ]
+    with pytest.raises(run.RunError, match="4 patients, the notebook needs 5"):
+        run.check_run("cmrxrecon", overrides={"data_path": str(root), "n_test_patients": 3})
