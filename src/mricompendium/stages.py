@@ -51,7 +51,6 @@ CALIBRATION = f"{PKG}.claims.calibrate"
 # Package data a module reads at run time.
 PACKAGE_DATA = {
     f"{PKG}.references": ("src/mricompendium/references.yaml",),
-    f"{PKG}.claims.record": ("src/mricompendium/catalogue.yaml",),
     f"{PKG}.report": ("src/mricompendium/catalogue.yaml",),
 }
 REPORT_OUTS = ("figures", "tables", "results", "records", "notebooks")

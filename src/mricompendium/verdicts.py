@@ -68,7 +68,13 @@ def write_verdict(nb_id: str, reports: Path) -> dict[str, Any]:
     record = _step(record_path, read_record, record_path)
     results = _step(results_path, read_results, results_path)
     paper = _step(references.PATH, references.paper_section, nb_id)
-    record = {**record, "paper": paper}
+    family = str(catalogue.entry(nb_id)["family"]).split(" ")[0]
+    if record.get("family", family) != family:
+        raise VerdictError(
+            f"{record_path}: family {record.get('family')!r} (the notebook's folder) is not the "
+            f"catalogue's {family!r} (src/mricompendium/catalogue.yaml)"
+        )
+    record = {**record, "paper": paper, "family": family}
     metrics, outcome = _step(results_path, metrics_from_record, record, results)
     fig = plot_effect_vs_budget(outcome, smoke=bool(record.get("smoke")))
     atomic_savefig(fig, reports / "verdicts" / f"{nb_id}.png", dpi=80)

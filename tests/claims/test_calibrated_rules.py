@@ -321,3 +321,17 @@ def test_an_untrained_comparator_below_the_floor_is_a_note_not_a_reason():
     out = _eval(a + cs + zf, claim([C("A", "CS", floor="zero-filled")]))
     assert out.verdict == "reproduced", out.reasons
     assert any(n.startswith("weak comparator: CS (not trained) beats the floor") for n in out.notes)
+
+
+def test_verdict_stage_refuses_a_record_whose_folder_family_is_not_the_catalogues(tmp_path, capsys):
+    """The record takes its family from the notebook's folder (so that a notebook stage does not
+    depend on catalogue.yaml); the verdict stage checks it against the catalogue."""
+    res = rows("A", [0.03] * 12) + rows("B", [0.0] * 12)
+    training = {f"{c.method}#seed0": c.to_dict() for c in (curve("A"), curve("B"))}
+    rec = {"id": "cirim", "family": "segmentation", "training": training,
+           "declaration": claim([C("A", "B")]).to_dict()}  # fmt: skip
+    _write(tmp_path, "cirim", rec, res)
+    assert verdicts.main(["cirim", "--reports", str(tmp_path)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "records/cirim.json: family 'segmentation'" in err and "'reconstruction'" in err
+    assert not (tmp_path / "metrics" / "cirim.json").exists()

@@ -70,3 +70,11 @@ def test_verdict_stage_names_the_broken_file(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err.startswith("cirim: ") and "cirim.json" in err and "not valid JSON" in err
     assert len(err.splitlines()) == 1
+
+
+def test_the_family_is_the_notebook_folder_and_an_unknown_id_is_refused():
+    from mricompendium.claims.record import _family
+
+    assert _family("cirim") == "reconstruction" and _family("scse") == "segmentation"
+    with pytest.raises(ValueError, match="expected one notebooks/<family>/no_such_nb.ipynb"):
+        _family("no_such_nb")

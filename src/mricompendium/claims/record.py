@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mricompendium import catalogue, paths, references
+from mricompendium import paths, references
 from mricompendium.claims.declare import Claim, Curve
 from mricompendium.claims.engine import Outcome
 from mricompendium.claims.results import results_frame, write_results
@@ -109,7 +109,15 @@ def environment_info(*, seed: int, device: str) -> dict[str, Any]:
 
 
 def _family(nb_id: str) -> str:
-    return str(catalogue.entry(nb_id)["family"]).split(" ")[0]
+    """The notebook's family: its folder under ``notebooks/``. Not read from ``catalogue.yaml``,
+    so that a notebook stage does not depend on the whole catalogue (a paper added to it would
+    mark every notebook stale); the verdict stage checks the folder against the catalogue."""
+    found = sorted(paths.NOTEBOOKS.glob(f"*/{nb_id}.ipynb"))
+    if len(found) != 1:
+        raise ValueError(
+            f"{nb_id}: expected one notebooks/<family>/{nb_id}.ipynb, found {len(found)}"
+        )
+    return found[0].parent.name
 
 
 def _ours(claim: Claim, df: pd.DataFrame) -> dict[str, Any]:
