@@ -1,0 +1,286 @@
+"""Multitask reconstruction + segmentation (S67, ATOMMIC): labels, losses, training, rows.
+
+- :func:`tissue_labels`: background/CSF/GM/WM labels from the embedded tissue probabilities.
+- :func:`majority_map`: the per-pixel majority label of the training set (an atlas that never
+  looks at the image: the trivial floor of a segmentation claim).
+- :func:`segmentation_loss` (cross-entropy + soft Dice) and :func:`multitask_loss` (the
+  reconstruction protocol's magnitude L1 plus the segmentation loss, summed with weights).
+- :func:`dice_per_case`: mean Dice over the tissue classes, one value per case.
+- :func:`reconseg_rows`: the protocol's per-case rows (SSIM, PSNR, ...) plus ``dice`` and
+  ``degenerate`` (no tissue predicted) columns, from the model's own segmenter.
+- :func:`train_over_seeds`: one training rule for every stage (a reconstruction network, a
+  joint model, a segmenter on a frozen reconstruction): :func:`~.protocol.train_model` per seed,
+  a validation curve, and the model at half budget kept (for sequential pipelines, whose second
+  stage at half budget starts from the first stage's half-budget network).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from mricompendium import claims, training
+from mricompendium.data.recon import ReconBatch
+from mricompendium.experiments.reconstruction.protocol import (
+    Method,
+    evaluate,
+    input_scale,
+    predict,
+    train_model,
+)
+from mricompendium.experiments.reconstruction.study import TestSetting, Trained
+from mricompendium.physics.masks import Sampling
+
+__all__ = [
+    "TEMPLATE_SEED_OFFSET",
+    "Staged",
+    "dice_per_case",
+    "dice_validation",
+    "majority_map",
+    "multitask_loss",
+    "reconseg_rows",
+    "segmentation_loss",
+    "simulated_labels",
+    "tissue_labels",
+    "train_over_seeds",
+]
+
+TISSUES = (1, 2, 3)  # CSF, GM, WM (0 is background)
+TEMPLATE_SEED_OFFSET = 101  # simulated_data draws its template test cases with seed + 101
+
+
+def simulated_labels(*, image_size: int, seed: int, n_test_template: int) -> dict[str, np.ndarray]:
+    """Tissue labels of :func:`~.datasets.simulated_data`'s sources with the same arguments:
+    ``"train"`` and ``"val"`` (the embedded splits, in the simulators' order) and ``"test"``
+    (its template test cases, deformed with their images; no real slices, which have no
+    tissue maps)."""
+    from mricompendium.data import load_slices
+    from mricompendium.data.recon import template_tissue
+
+    test = template_tissue(n_test_template, size=image_size, seed=seed + TEMPLATE_SEED_OFFSET)
+    return {
+        "train": tissue_labels(load_slices("train", size=image_size).tissue),
+        "val": tissue_labels(load_slices("val", size=image_size).tissue),
+        "test": tissue_labels(test),
+    }
+
+
+def tissue_labels(tissue: np.ndarray) -> np.ndarray:
+    """Hard labels ``(N, H, W)`` int64 (0 background, 1 CSF, 2 GM, 3 WM) from CSF/GM/WM
+    probabilities ``(N, 3, H, W)``: the most probable of the three tissues and of background
+    (one minus their sum)."""
+    t = np.asarray(tissue, dtype=np.float32)
+    if t.ndim != 4 or t.shape[1] != 3:
+        raise ValueError(f"tissue must be (N, 3, H, W), got shape {t.shape}")
+    background = np.clip(1.0 - t.sum(axis=1, keepdims=True), 0.0, None)
+    return np.argmax(np.concatenate([background, t], axis=1), axis=1).astype(np.int64)
+
+
+def majority_map(labels: np.ndarray, classes: int = 4) -> np.ndarray:
+    """The most frequent label at each pixel over ``labels`` ``(N, H, W)`` -> ``(H, W)``."""
+    lab = np.asarray(labels)
+    if lab.ndim != 3 or lab.shape[0] < 1:
+        raise ValueError(f"labels must be (N, H, W) with N >= 1, got shape {lab.shape}")
+    counts = np.stack([(lab == c).sum(axis=0) for c in range(classes)])
+    return np.argmax(counts, axis=0).astype(np.int64)
+
+
+def dice_per_case(
+    pred: np.ndarray, labels: np.ndarray, classes: Sequence[int] = TISSUES
+) -> np.ndarray:
+    """Mean Dice over ``classes`` per case ``(n,)``; a class absent from both counts as 1."""
+    p, t = np.asarray(pred), np.asarray(labels)
+    if p.shape != t.shape or p.ndim != 3:
+        raise ValueError(f"pred and labels must both be (n, H, W), got {p.shape} and {t.shape}")
+    scores = []
+    for c in classes:
+        a, b = p == c, t == c
+        inter = (a & b).sum(axis=(1, 2))
+        total = a.sum(axis=(1, 2)) + b.sum(axis=(1, 2))
+        scores.append(np.where(total > 0, 2.0 * inter / np.maximum(total, 1), 1.0))
+    return np.mean(scores, axis=0)
+
+
+def segmentation_loss(
+    logits: torch.Tensor, labels: torch.Tensor, classes: Sequence[int] = TISSUES
+) -> torch.Tensor:
+    """Cross-entropy plus (1 - mean soft Dice over ``classes``)."""
+    ce = F.cross_entropy(logits, labels)
+    prob = logits.softmax(dim=1)
+    onehot = F.one_hot(labels, logits.shape[1]).permute(0, 3, 1, 2).to(prob.dtype)
+    idx = list(classes)
+    inter = (prob[:, idx] * onehot[:, idx]).sum(dim=(-2, -1))
+    total = (prob[:, idx] + onehot[:, idx]).sum(dim=(-2, -1))
+    soft = (2.0 * inter + 1.0) / (total + 1.0)
+    return ce + (1.0 - soft.mean())
+
+
+def multitask_loss(
+    labels: torch.Tensor, *, recon_weight: float, seg_weight: float
+) -> Callable[[nn.Module, ReconBatch], torch.Tensor]:
+    """``loss(model, batch)`` for a
+    :class:`~mricompendium.models.reconstruction.multitask.ReconSeg`: ``recon_weight`` x the
+    protocol's magnitude L1 (normalised units) + ``seg_weight`` x :func:`segmentation_loss` of
+    its segmenter on the reconstruction, the labels looked up by the batch's case indices in
+    ``labels`` ``(N, H, W)``. ``recon_weight=0``: the sequential pipeline's second stage
+    (segmentation only)."""
+    if recon_weight < 0 or seg_weight < 0 or recon_weight + seg_weight == 0:
+        raise ValueError(f"weights must be >= 0, not both 0: {recon_weight}, {seg_weight}")
+    lab = torch.as_tensor(labels, dtype=torch.int64)
+
+    def loss(model: nn.Module, batch: ReconBatch) -> torch.Tensor:
+        pred = predict(model, batch, normalised=True)
+        target = lab[batch.indices.cpu()].to(pred.device)
+        total = seg_weight * segmentation_loss(model.segmenter(pred), target)
+        if recon_weight > 0:
+            ref = batch.target_abs / input_scale(batch).view(-1, 1, 1).to(pred.real.dtype)
+            total = total + recon_weight * (pred.abs() - ref).abs().mean()
+        return total
+
+    return loss
+
+
+def _dice_extra(
+    segment: Callable[[torch.Tensor], np.ndarray] | np.ndarray, labels: np.ndarray
+) -> Callable[[np.ndarray, np.ndarray, np.ndarray], dict[str, np.ndarray]]:
+    def extra(pred: np.ndarray, target: np.ndarray, region: np.ndarray) -> dict[str, np.ndarray]:
+        if callable(segment):
+            seg = segment(torch.from_numpy(np.ascontiguousarray(pred)))
+        else:
+            seg = np.broadcast_to(segment, pred.shape)
+        empty = ~np.isin(seg, TISSUES).any(axis=(1, 2))
+        return {"dice": dice_per_case(seg, labels), "degenerate": empty.astype(np.float64)}
+
+    return extra
+
+
+def _segment_fn(segmenter: nn.Module) -> Callable[[torch.Tensor], np.ndarray]:
+    def run(mag: torch.Tensor) -> np.ndarray:
+        p = next(segmenter.parameters())
+        with torch.no_grad():
+            return segmenter(mag.to(p.device, p.dtype)).argmax(dim=1).cpu().numpy()
+
+    return run
+
+
+def reconseg_rows(
+    method: nn.Module | Method,
+    name: str,
+    settings: Sequence[TestSetting],
+    labels: np.ndarray,
+    *,
+    segment: nn.Module | np.ndarray | None = None,
+    train_seed: int = -1,
+    budget: int = 0,
+    batch_size: int = 8,
+) -> list[dict[str, Any]]:
+    """Per-case rows of the protocol's metrics plus ``dice`` and ``degenerate``.
+
+    Args:
+        method: a model (its reconstruction) or an untrained method ``f(batch) -> image``.
+        name, train_seed, budget: the row keys.
+        settings: where to evaluate; each setting's ``indices`` (default all) index ``labels``.
+        labels: ``(N, H, W)`` labels of the test source's cases.
+        segment: the segmenter applied to the reconstructed magnitude (default
+            ``method.segmenter``), or a fixed label map ``(H, W)`` (an atlas).
+    """
+    seg = method.segmenter if segment is None else segment
+    fn = _segment_fn(seg) if isinstance(seg, nn.Module) else np.asarray(seg)
+    rows = []
+    for t in settings:
+        idx = list(range(len(t.source))) if t.indices is None else [int(i) for i in t.indices]
+        extra = _dice_extra(fn, np.asarray(labels)[idx])
+        ev = evaluate(method, t.source, t.sampling, t.meta, seed=t.seed, name=name,
+                      train_seed=train_seed, budget=budget, setting=t.label, indices=idx,
+                      batch_size=batch_size, extra=extra)  # fmt: skip
+        rows += ev.rows
+    return rows
+
+
+def dice_validation(
+    source: Any,
+    samplings: Sequence[Sampling | str],
+    labels: np.ndarray,
+    *,
+    seed: int,
+    indices: Sequence[int] | None = None,
+) -> Callable[[nn.Module], float]:
+    """``fn(model) -> mean Dice`` of the model's segmenter over validation cases and settings."""
+    idx = list(range(len(source))) if indices is None else [int(i) for i in indices]
+    meta = [(str(i), str(i), "val") for i in range(len(source))]
+    settings = [TestSetting(str(s), source, s, meta, seed, idx) for s in samplings]
+
+    def fn(model: nn.Module) -> float:
+        rows = reconseg_rows(model, "val", settings, labels)
+        return float(np.mean([r["dice"] for r in rows]))
+
+    return fn
+
+
+@dataclass
+class Staged(Trained):
+    """:class:`~.study.Trained` plus each seed's model at half budget (``halves``)."""
+
+    halves: dict[int, nn.Module] = field(default_factory=dict)
+
+
+def train_over_seeds(
+    label: str,
+    build: Callable[[int], nn.Module],
+    source: Any,
+    samplings: Sequence[Sampling | str],
+    *,
+    seeds: Sequence[int],
+    steps: int,
+    batch_size: int,
+    lr: float,
+    val_fn: Callable[[nn.Module], float],
+    val_metric: str,
+    val_every: int,
+    rows: Callable[[nn.Module, int, int], list[dict[str, Any]]] | None = None,
+    half_budget: bool = True,
+    budget: int | None = None,
+    **setup: Any,
+) -> Staged:
+    """Train ``build(seed)`` (built after seeding, so two stages built alike start alike)
+    once per seed under :func:`~.protocol.train_model`'s rule, with a validation curve.
+
+    Args:
+        label: the method's name in curves.
+        build: ``seed -> module`` (a registry network, a :class:`ReconSeg`, ...).
+        source, samplings, steps, batch_size, lr: the training data and budget.
+        val_fn, val_metric, val_every: validation along training (the curve's metric).
+        rows: ``(model, seed, budget) -> rows`` evaluated at full (and half) budget.
+        half_budget: keep (and evaluate with ``rows``) the model at ``steps // 2``.
+        budget: the ``budget`` written in rows (default ``steps``; a second stage may report
+            the budget per network it shares with its first stage).
+        setup: more :func:`~.protocol.fit_setup` arguments (``loss``, ``device``,
+            ``indices``, ``mask_pool``, ``scheduler``, ...).
+    """
+    out = Staged(label)
+    half = steps // 2
+    shown = steps if budget is None else budget
+    for seed in seeds:
+        training.seed_everything(seed)
+        module = build(seed)
+        snap = {half: lambda m: copy.deepcopy(m).eval()} if half_budget and half >= 1 else None
+        model, hist = train_model(module, source, samplings, seed=seed, steps=steps,
+                                  batch_size=batch_size, lr=lr, val_fn=val_fn,
+                                  val_every=val_every, on_step=snap, method=label,
+                                  **setup)  # fmt: skip
+        out.models[seed], out.histories[seed] = model, hist
+        out.curves.append(claims.Curve.from_history(label, seed, hist, val_metric=val_metric))
+        if snap:
+            out.halves[seed] = hist.snapshots[half]
+        if rows is not None:
+            out.rows += rows(model, seed, shown)
+            if snap:
+                out.rows += rows(out.halves[seed], seed, shown // 2)
+    return out
