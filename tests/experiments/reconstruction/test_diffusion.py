@@ -146,3 +146,12 @@ def test_one_batch_overfit_and_sampler(single_coil_sim):
     assert len(steps) == 4
     k = fft2c(a).unsqueeze(1)
     assert torch.allclose(batch.mask * k, batch.kspace, atol=1e-4 * batch.kspace.abs().max())
+
+
+def test_build_prior_same_seed_same_weights():
+    a = dx.build_prior(3, chans=8, steps=5)
+    b = dx.build_prior(3, chans=8, ambient=AMB, steps=5)
+    c = dx.build_prior(4, chans=8, steps=5)
+    pa, pb, pc = (torch.cat([p.flatten() for p in m.parameters()]) for m in (a, b, c))
+    assert torch.equal(pa, pb) and not torch.equal(pa, pc)
+    assert len(a.schedule) == 5 and b.ambient == AMB

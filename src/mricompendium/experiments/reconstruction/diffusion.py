@@ -33,6 +33,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from mricompendium.models.reconstruction.score import ScoreUNet
 from mricompendium.physics.coils import estimate_sensitivities
 from mricompendium.physics.masks import MIN_ACS, Sampling
 from mricompendium.physics.sense import sens_expand, sens_reduce
@@ -40,6 +41,7 @@ from mricompendium.physics.sense import sens_expand, sens_reduce
 __all__ = [
     "AmbientSpec",
     "DiffusionRecon",
+    "build_prior",
     "PriorData",
     "ambient_loss",
     "calib_scale",
@@ -347,3 +349,13 @@ class DiffusionRecon(nn.Module):
             if i + 1 < len(self.schedule):
                 x = x0 + self.schedule[i + 1] * complex_noise((b, h, w), gen).to(dev)
         return estimates if return_all else estimates[-1]
+
+
+def build_prior(
+    seed: int, *, chans: int = 12, ambient: AmbientSpec | None = None, **sampler: Any
+) -> DiffusionRecon:
+    """A fresh :class:`DiffusionRecon` around a :class:`ScoreUNet` with ``chans`` channels,
+    initialised from ``seed`` (the same weights for an ambient and a fully sampled prior of one
+    seed); ``sampler``: the keyword arguments of :class:`DiffusionRecon`."""
+    torch.manual_seed(seed)
+    return DiffusionRecon(ScoreUNet(chans=chans), ambient=ambient, **sampler)
