@@ -167,6 +167,9 @@ RULES: dict[str, Rule] = {
     "recon_robustness.pgd_epsilons": _list(0, 1, max_len=16, lo_open=True),
     "recon_unlearning.sampling": Rule(pattern=_SAMPLING),
     "recon_unlearning.forget_path": Rule(path=True),
+    "ambient_dps.train_sampling": Rule(pattern=_SAMPLING),
+    "ambient_dps.test_sampling": Rule(pattern=_SAMPLING),
+    "ambient_dps.low_sampling": Rule(pattern=_SAMPLING),
     # registration (notebook-specific lists before the patterns they would match)
     "prostate_seq_reg.gas_hz": _list(0, 1000, 2, 2),  # [lowest, highest] field at the gas (Hz)
     "prostate_seq_reg.bspline_mesh_mm": _list(6, 96, 1, 16, unique=True),
