@@ -21,7 +21,7 @@ from mricompendium import metrics
 from mricompendium.data.recon.frames import FrameBatch
 from mricompendium.physics.qdess import QDessProtocol, t2_from_echoes
 
-__all__ = ["qdess_metrics", "rank_agreement", "spearman_discordance"]
+__all__ = ["qdess_metrics", "rank_agreement", "reference_t2_bias", "spearman_discordance"]
 
 
 def qdess_metrics(
@@ -89,3 +89,34 @@ def rank_agreement(
     by_a = list(means[a].sort_values(ascending=False).index)
     by_b = list(means[b].sort_values(ascending=True).index)
     return {"by_" + a: by_a, "by_" + b: by_b, "agree": by_a == by_b}
+
+
+def reference_t2_bias(
+    reference: torch.Tensor, t2_true: np.ndarray, roi: np.ndarray, purity: np.ndarray, *,
+    protocol: QDessProtocol, pure: float = 0.9,
+) -> dict[str, float]:  # fmt: skip
+    """How far the echo-ratio T2 of fully sampled references is from the tissue T2.
+
+    Args:
+        reference: ``(N, 2, H, W)`` reference echoes (magnitudes or complex).
+        t2_true: ``(N, H, W)`` the dominant tissue's T2 (ms); ``roi`` bool ``(N, H, W)``.
+        purity: ``(N, H, W)`` the dominant tissue's fraction; ``pure``: the fraction above
+            which a pixel counts as one tissue.
+
+    Returns:
+        ``median_fit``, ``median_true`` (ms) and ``median_rel`` (median ``|fit - true| / true``)
+        over the region, ``median_rel_pure`` over its pixels of one tissue (NaN if none),
+        ``median_signed_pure`` (the median signed relative difference there) and the pixel
+        counts ``n`` and ``n_pure``.
+    """
+    ref = reference.abs().float().cpu()
+    fit = t2_from_echoes(ref[:, 0], ref[:, 1], protocol=protocol).numpy()
+    roi = np.asarray(roi, bool)
+    sel = roi & (np.asarray(purity) >= pure)
+    rel = (fit - t2_true) / t2_true
+    nan = float("nan")
+    return {"median_fit": float(np.median(fit[roi])), "median_true": float(np.median(t2_true[roi])),
+            "median_rel": float(np.median(np.abs(rel[roi]))),
+            "median_rel_pure": float(np.median(np.abs(rel[sel]))) if sel.any() else nan,
+            "median_signed_pure": float(np.median(rel[sel])) if sel.any() else nan,
+            "n": int(roi.sum()), "n_pure": int(sel.sum())}  # fmt: skip
