@@ -35,8 +35,11 @@ def qdess_metrics(
 
     Returns:
         A function giving ``ssim_head`` (mean over the two echoes, magnitudes divided by the
-        reference's maximum), ``t2_error`` (mean ``|T2 - T2_ref| / T2_ref`` in the region) and
-        ``t2_log_error`` (its natural logarithm: a difference of 0.0513 is a 5 % relative change).
+        reference's maximum), ``t2_error`` (mean ``|T2 - T2_ref| / T2_ref`` in the region: the
+        T2-map error), ``t2_log_error`` (its natural logarithm: a difference of 0.0513 is a 5 %
+        relative change) and ``t2_mean_error`` (``|mean T2 - mean T2_ref| / mean T2_ref`` over
+        the region: the error of the region's mean T2, the quantity SKM-TEA's qMRI metric
+        reports per tissue).
     """
 
     def extra(batch: FrameBatch, mag: torch.Tensor) -> dict[str, float]:
@@ -55,8 +58,10 @@ def qdess_metrics(
         t2 = t2_from_echoes(rec[0], rec[1], protocol=protocol)
         roi = batch.region.cpu()[0].bool()
         err = float(((t2 - t2_ref).abs() / t2_ref)[roi].mean())
+        mean_ref = float(t2_ref[roi].mean())
         return {"ssim_head": float(ssim), "t2_error": err,
-                "t2_log_error": float(np.log(max(err, 1e-9)))}  # fmt: skip
+                "t2_log_error": float(np.log(max(err, 1e-9))),
+                "t2_mean_error": abs(float(t2[roi].mean()) - mean_ref) / mean_ref}  # fmt: skip
 
     return extra
 
