@@ -390,3 +390,27 @@ def write_cmrxrecon(folder: Path, *, patients: int = 2) -> Path:
         k = rng.standard_normal((2, 160, 72, 10, 1, 3)).astype(np.float32)
         write_cine_mat(d / "cine_sax.mat", {"kspace_full": (k[0] + 1j * k[1]).astype(np.complex64)})
     return folder
+
+
+def write_skmtea(folder: Path, *, scans: tuple[int, int, int] = (2, 1, 2)) -> Path:
+    """SKM-TEA v1.0.0 raw-data track: ``files_recon_calib-24/MTR_00n.h5`` (``kspace``
+    ``(x, ky, kz, 2, 4 coils)``, ``maps``, ``target``), ``segmentation_masks/raw-data-track/
+    MTR_00n.nii.gz`` with femoral cartilage, ``annotations/v1.0.0/{train,val,test}.json``."""
+    from mricompendium.data.recon.skmtea import write_skmtea_scan, write_skmtea_split
+
+    rng = np.random.default_rng(0)
+    x, y, z, c, n = 4, 64, 64, 4, 0
+    for split, count in zip(("train", "val", "test"), scans, strict=True):
+        entries = []
+        for _ in range(count):
+            n += 1
+            sid = f"MTR_{n:03d}"
+            k = rng.standard_normal((2, x, y, z, 2, c)).astype(np.float32)
+            seg = np.zeros((x, y, z), np.uint8)
+            seg[:, 20:44, 24:40] = 2
+            write_skmtea_scan(folder, sid, kspace=k[0] + 1j * k[1], maps=np.ones((x, y, z, c, 1)),
+                              target=np.ones((x, y, z, 2, 1)), seg=seg)  # fmt: skip
+            entries.append({"file_name": f"{sid}.h5", "scan_id": sid, "subject_id": n,
+                            "matrix_shape": [x, y, z]})  # fmt: skip
+        write_skmtea_split(folder, split, entries)
+    return folder

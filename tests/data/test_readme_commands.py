@@ -29,6 +29,7 @@ from realdata_files import (
     write_nsd,
     write_pairs,
     write_picai,
+    write_skmtea,
     write_usc75,
 )
 from userdata_files import write_cc, write_fastmri, write_nifti
@@ -71,6 +72,7 @@ RELEASES = {
     "picai": write_picai,
     "dynamic": write_dynamic,
     "cmrxrecon": write_cmrxrecon,
+    "skm-tea": write_skmtea,
 }
 N_TEST_VOLUMES = max(int(n) for n in re.findall(r"n_test_volumes=(\d+)", " ".join(COMMANDS)) or [1])
 

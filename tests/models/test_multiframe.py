@@ -64,3 +64,26 @@ def test_overfits_one_batch(cls, frame_wise: bool) -> None:
         opt.step()
         losses.append(loss.item())
     assert losses[-1] < 0.7 * losses[0]
+
+
+def test_zero_init_starts_at_the_zero_filled_frames_and_still_learns() -> None:
+    x, k, mask, maps = _data(b=1, t=2)
+    zero_filled = KtSenseOp(maps, mask).A_adjoint(k)
+    varnet = FrameVarNet(frames=2, num_cascades=2, chans=4, zero_init=True)
+    unet = FrameUNet(frames=2, chans=4, num_pools=2, zero_init=True)
+    for net in (varnet, unet):
+        torch.testing.assert_close(net(k, mask, maps), zero_filled, atol=1e-5, rtol=1e-4)
+    # the default networks are the earlier ones (no extra parameter, a random start)
+    plain = FrameVarNet(frames=2, num_cascades=2, chans=4)
+    n_zero, n_plain = (sum(p.numel() for p in n.parameters()) for n in (varnet, plain))
+    assert n_zero == n_plain + 2
+    assert not torch.allclose(plain(k, mask, maps), zero_filled, atol=1e-3)
+    opt = torch.optim.Adam(varnet.parameters(), lr=3e-3)
+    first = None
+    for _ in range(60):
+        loss = (varnet(k, mask, maps).abs() - x.abs()).abs().mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        first = loss.item() if first is None else first
+    assert loss.item() < 0.9 * first and float(varnet.reg_gains.abs().sum()) > 0

@@ -49,3 +49,15 @@ def test_estimates_are_clipped_and_protocols_validated() -> None:
         QDessProtocol(tr_ms=5.0, te_ms=6.0)
     with pytest.raises(ValueError):
         QDessProtocol(flip_deg=95.0)
+
+
+def test_an_assumed_diffusivity_removes_the_diffusion_bias() -> None:
+    p = QDessProtocol(t1_assumed_ms=1331.0)
+    e = _echoes(110.0, t1=1331.0, adc=8e-4, p=p)
+    plain = float(t2_from_echoes(e[0], e[1], protocol=p))
+    q = QDessProtocol(t1_assumed_ms=1331.0, adc_assumed=8e-4)
+    fitted = float(t2_from_echoes(e[0], e[1], protocol=q))
+    assert fitted == pytest.approx(110.0, rel=1e-4)
+    assert plain < 106.0  # ignoring diffusion reads echo 2's extra loss as a shorter T2
+    with pytest.raises(ValueError):
+        QDessProtocol(adc_assumed=-1e-3)

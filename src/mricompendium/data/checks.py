@@ -134,6 +134,12 @@ def _cmrxrecon(path: Path, min_patients: int) -> str:
     return describe_cmrxrecon(path, min_patients=min_patients)
 
 
+def _skmtea(path: Path, params: Mapping[str, Any]) -> str:
+    from mricompendium.data.recon.skmtea import describe_skmtea
+
+    return describe_skmtea(path)
+
+
 def _volumes(name: str, **kw: Any) -> Callable[[Path, Mapping[str, Any]], str]:
     def check(path: Path, params: Mapping[str, Any]) -> str:
         from mricompendium.data import volume_checks
@@ -202,6 +208,7 @@ ROUTES: dict[str, Callable[[Path, Mapping[str, Any]], str]] = {
     "recon_robustness": _nifti_folder, "recon_unlearning": _two_organs,
     "dynamic_cs": lambda p, q: _cmrxrecon(p, 2),
     "cmrxrecon": lambda p, q: _cmrxrecon(p, int(q.get("n_test_patients", 2)) + 2),
+    "skm_tea": _skmtea,
 }  # fmt: skip
 FORMATS = ROUTES  # the earlier name
 

@@ -13,9 +13,10 @@ Here, a simplified model of that kind (ours, not DOSMA's exact equation):
 * echo 2: ``S2 = S1 k(a, T1) exp(-2 (TR - TE) / T2) exp(-b ADC)`` with the ratio factor
   ``k(a, T1) = sin^2(a/2) (1 + E1) / (1 - cos(a) E1)``;
 * the estimate :func:`t2_from_echoes` inverts the ratio **assuming** the nominal flip angle
-  (B1 = 1), one T1 for every tissue and no diffusion term: the simulator's exact model is not
-  the fit's, so the T2 map is biased where B1, T1 or the diffusivity differ from the assumption,
-  as in a real qDESS T2 map.
+  (B1 = 1), one T1 for every tissue and one diffusivity (``adc_assumed``; 0: no diffusion term),
+  as DOSMA's qDESS fit assumes a tissue T1 and a diffusivity but no B1 map: the simulator's exact
+  model is not the fit's, so the T2 map is biased where B1, T1 or the diffusivity differ from
+  the assumption, as in a real qDESS T2 map.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ class QDessProtocol:
         flip_deg: nominal flip angle (degrees).
         b_s_mm2: diffusion weighting of the second echo (s/mm^2) in the simulator.
         t1_assumed_ms: the single T1 the fit assumes for every tissue.
+        adc_assumed: the single diffusivity (mm^2/s) the fit assumes (its second echo's
+            ``exp(-b ADC)`` term); 0: the fit ignores diffusion.
         t2_max_ms: estimates are clipped to ``[1, t2_max_ms]``.
     """
 
@@ -46,6 +49,7 @@ class QDessProtocol:
     b_s_mm2: float = 20.0
     t1_assumed_ms: float = 1200.0
     t2_max_ms: float = 1000.0
+    adc_assumed: float = 0.0
 
     def __post_init__(self) -> None:
         if not 0 < self.te_ms < self.tr_ms:
@@ -54,6 +58,8 @@ class QDessProtocol:
             raise ValueError(f"flip_deg must be in (0, 90), got {self.flip_deg}")
         if self.b_s_mm2 < 0 or self.t1_assumed_ms <= 0 or self.t2_max_ms <= 1:
             raise ValueError("b_s_mm2 >= 0, t1_assumed_ms > 0 and t2_max_ms > 1 are needed")
+        if not 0 <= self.adc_assumed < 0.1:
+            raise ValueError(f"adc_assumed must be in [0, 0.1) mm^2/s, got {self.adc_assumed}")
 
 
 def ratio_factor(flip_rad: torch.Tensor | float, t1_ms: torch.Tensor | float, tr_ms: float):
@@ -87,14 +93,16 @@ def qdess_echoes(
 def t2_from_echoes(
     echo1: torch.Tensor, echo2: torch.Tensor, *, protocol: QDessProtocol, eps: float = 1e-6
 ) -> torch.Tensor:
-    """T2 (ms) from the echo ratio, assuming the nominal flip, ``t1_assumed_ms`` and no diffusion.
+    """T2 (ms) from the echo ratio, assuming the nominal flip, ``t1_assumed_ms`` and
+    ``adc_assumed``.
 
-    ``T2 = -2 (TR - TE) / ln((S2 / S1) / k(flip, T1_assumed))``; where the ratio is not in
-    ``(0, k)`` (noise, background) the estimate is clipped to ``[1, t2_max_ms]``.
+    ``T2 = -2 (TR - TE) / ln((S2 / S1) / (k(flip, T1_assumed) exp(-b ADC_assumed)))``; where the
+    ratio is not in ``(0, k)`` (noise, background) the estimate is clipped to ``[1, t2_max_ms]``.
     """
     p = protocol
     e1, e2 = echo1.abs().double(), echo2.abs().double()
     k = ratio_factor(math.radians(p.flip_deg), p.t1_assumed_ms, p.tr_ms)
+    k = k * math.exp(-p.b_s_mm2 * p.adc_assumed)
     r = (e2 / e1.clamp_min(eps)) / k
     r = r.clamp(min=eps, max=1 - eps)
     t2 = -2 * (p.tr_ms - p.te_ms) / torch.log(r)

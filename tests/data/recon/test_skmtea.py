@@ -125,3 +125,23 @@ def test_describe_reads_every_split_and_checks_segmentations(tmp_path: Path) -> 
     )
     with pytest.raises(DataError, match="does not match the scan"):
         describe_skmtea(tmp_path, splits=("train", "val"))
+
+
+def test_the_dry_route_reads_every_split_and_names_a_corrupt_file(tmp_path: Path) -> None:
+    import sys
+
+    from mricompendium.data import checks
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from realdata_files import write_skmtea
+
+    root = write_skmtea(tmp_path / "skm-tea")
+    assert "skm_tea" in checks.ROUTES
+    assert checks.check_sources({"data_path": str(root)}, "skm_tea") == [
+        "data_path: SKM-TEA raw data: train 2 scans, val 1 scans, test 2 scans"
+    ]
+    bad = root / RECON_DIR / "MTR_005.h5"
+    bad.write_bytes(b"not hdf5")
+    with pytest.raises(DataError) as e:
+        checks.check_sources({"data_path": str(root)}, "skm_tea")
+    assert "MTR_005.h5" in str(e.value)

@@ -77,8 +77,11 @@ def test_a_perfect_reconstruction_has_no_t2_error() -> None:
     b = sim.batch([1], "poisson_2d@4", seed=0)
     m = qdess_metrics(QDessProtocol(b_s_mm2=0.0))(b, b.target_abs)
     assert m["t2_error"] == pytest.approx(0.0, abs=1e-6) and m["ssim_head"] == pytest.approx(1.0)
+    assert m["t2_mean_error"] == pytest.approx(0.0, abs=1e-6)
     worse = qdess_metrics(QDessProtocol(b_s_mm2=0.0))(b, b.zero_filled().abs())
     assert worse["t2_error"] > 0.01
+    # the region's mean T2 can be right while the map is wrong: never above the map error
+    assert 0 <= worse["t2_mean_error"] <= worse["t2_error"] + 1e-9
 
 
 def test_discordance_and_rank_agreement() -> None:

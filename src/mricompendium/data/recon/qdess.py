@@ -41,6 +41,8 @@ class EchoCases:
         head: bool ``(N, H, W)`` brain masks on the reconstruction grid (SNR, SSIM region).
         roi: bool ``(N, H, W)`` the T2 region (grey matter >= 0.5).
         t2_true: float32 ``(N, H, W)`` the T2 (ms) of each pixel's dominant tissue.
+        purity: float32 ``(N, H, W)`` the dominant tissue's fraction (1: one tissue; below:
+            partial volume, whose apparent T2 is not any one tissue's).
     """
 
     objects: np.ndarray
@@ -50,6 +52,7 @@ class EchoCases:
     case: list[str]
     unit: list[str]
     group: list[str]
+    purity: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.case)
@@ -96,7 +99,8 @@ def _cases(tissue: np.ndarray, masks: np.ndarray, names: list[str], group: str, 
     t2s = np.array([tissue_table(3.0)[name].t2_ms for name in TISSUES], dtype=np.float32)
     roi = (small[:, 1] >= 0.5) & head
     return EchoCases(np.stack(objs).astype(np.float32), head, roi, t2s[small.argmax(axis=1)],
-                     list(names), list(names), [group] * len(names))  # fmt: skip
+                     list(names), list(names), [group] * len(names),
+                     small.max(axis=1) / small.sum(axis=1).clip(1e-6))  # fmt: skip
 
 
 def embedded_echo_cases(

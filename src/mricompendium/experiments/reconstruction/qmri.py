@@ -21,7 +21,7 @@ from mricompendium import metrics
 from mricompendium.data.recon.frames import FrameBatch
 from mricompendium.physics.qdess import QDessProtocol, t2_from_echoes
 
-__all__ = ["qdess_metrics", "rank_agreement", "spearman_discordance"]
+__all__ = ["qdess_metrics", "rank_agreement", "reference_t2_bias", "spearman_discordance"]
 
 
 def qdess_metrics(
@@ -35,8 +35,11 @@ def qdess_metrics(
 
     Returns:
         A function giving ``ssim_head`` (mean over the two echoes, magnitudes divided by the
-        reference's maximum), ``t2_error`` (mean ``|T2 - T2_ref| / T2_ref`` in the region) and
-        ``t2_log_error`` (its natural logarithm: a difference of 0.0513 is a 5 % relative change).
+        reference's maximum), ``t2_error`` (mean ``|T2 - T2_ref| / T2_ref`` in the region: the
+        T2-map error), ``t2_log_error`` (its natural logarithm: a difference of 0.0513 is a 5 %
+        relative change) and ``t2_mean_error`` (``|mean T2 - mean T2_ref| / mean T2_ref`` over
+        the region: the error of the region's mean T2, the quantity SKM-TEA's qMRI metric
+        reports per tissue).
     """
 
     def extra(batch: FrameBatch, mag: torch.Tensor) -> dict[str, float]:
@@ -55,8 +58,10 @@ def qdess_metrics(
         t2 = t2_from_echoes(rec[0], rec[1], protocol=protocol)
         roi = batch.region.cpu()[0].bool()
         err = float(((t2 - t2_ref).abs() / t2_ref)[roi].mean())
+        mean_ref = float(t2_ref[roi].mean())
         return {"ssim_head": float(ssim), "t2_error": err,
-                "t2_log_error": float(np.log(max(err, 1e-9)))}  # fmt: skip
+                "t2_log_error": float(np.log(max(err, 1e-9))),
+                "t2_mean_error": abs(float(t2[roi].mean()) - mean_ref) / mean_ref}  # fmt: skip
 
     return extra
 
@@ -89,3 +94,34 @@ def rank_agreement(
     by_a = list(means[a].sort_values(ascending=False).index)
     by_b = list(means[b].sort_values(ascending=True).index)
     return {"by_" + a: by_a, "by_" + b: by_b, "agree": by_a == by_b}
+
+
+def reference_t2_bias(
+    reference: torch.Tensor, t2_true: np.ndarray, roi: np.ndarray, purity: np.ndarray, *,
+    protocol: QDessProtocol, pure: float = 0.9,
+) -> dict[str, float]:  # fmt: skip
+    """How far the echo-ratio T2 of fully sampled references is from the tissue T2.
+
+    Args:
+        reference: ``(N, 2, H, W)`` reference echoes (magnitudes or complex).
+        t2_true: ``(N, H, W)`` the dominant tissue's T2 (ms); ``roi`` bool ``(N, H, W)``.
+        purity: ``(N, H, W)`` the dominant tissue's fraction; ``pure``: the fraction above
+            which a pixel counts as one tissue.
+
+    Returns:
+        ``median_fit``, ``median_true`` (ms) and ``median_rel`` (median ``|fit - true| / true``)
+        over the region, ``median_rel_pure`` over its pixels of one tissue (NaN if none),
+        ``median_signed_pure`` (the median signed relative difference there) and the pixel
+        counts ``n`` and ``n_pure``.
+    """
+    ref = reference.abs().float().cpu()
+    fit = t2_from_echoes(ref[:, 0], ref[:, 1], protocol=protocol).numpy()
+    roi = np.asarray(roi, bool)
+    sel = roi & (np.asarray(purity) >= pure)
+    rel = (fit - t2_true) / t2_true
+    nan = float("nan")
+    return {"median_fit": float(np.median(fit[roi])), "median_true": float(np.median(t2_true[roi])),
+            "median_rel": float(np.median(np.abs(rel[roi]))),
+            "median_rel_pure": float(np.median(np.abs(rel[sel]))) if sel.any() else nan,
+            "median_signed_pure": float(np.median(rel[sel])) if sel.any() else nan,
+            "n": int(roi.sum()), "n_pure": int(sel.sum())}  # fmt: skip

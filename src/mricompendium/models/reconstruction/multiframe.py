@@ -48,11 +48,14 @@ class FrameNormUNet(nn.Module):
         frame_wise: one 2-channel U-Net applied to each frame alone (time folded into the batch)
             instead of one ``2T``-channel U-Net on all frames.
         residual: add the (normalised) input to the U-Net's output.
+        zero_init: start the U-Net's last (1x1) convolution at zero, so that the untrained
+            network adds nothing (a residual U-Net starts as the identity, an unrolled
+            cascade as data consistency alone); default off (the earlier behaviour).
     """
 
     def __init__(
         self, *, frames: int, chans: int, num_pools: int, frame_wise: bool = False,
-        residual: bool = False,
+        residual: bool = False, zero_init: bool = False,
     ) -> None:  # fmt: skip
         super().__init__()
         check_positive(frames=frames, chans=chans, num_pools=num_pools)
@@ -60,6 +63,9 @@ class FrameNormUNet(nn.Module):
             frames, frame_wise, residual, num_pools)  # fmt: skip
         io = 2 if frame_wise else 2 * frames
         self.unet = UNet(in_chans=io, out_chans=io, chans=chans, num_pools=num_pools)
+        if zero_init:
+            nn.init.zeros_(self.unet.head.weight)
+            nn.init.zeros_(self.unet.head.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Complex ``(B, T, H, W)`` -> complex ``(B, T, H, W)``."""
@@ -94,11 +100,15 @@ class FrameVarNet(nn.Module):
         num_cascades: unrolled cascades.
         chans, pools: each cascade's U-Net.
         frame_wise: frame-wise regularisers instead of 2D+t.
+        zero_init: scale each cascade's regulariser term by a learned gain that starts at zero
+            (as ReZero, Bachlechner et al. 2021), so that the untrained network returns the
+            zero-filled data (``num_cascades`` more parameters); default off (the earlier
+            network).
     """
 
     def __init__(
         self, *, frames: int, num_cascades: int = 4, chans: int = 8, pools: int = 2,
-        frame_wise: bool = False,
+        frame_wise: bool = False, zero_init: bool = False,
     ) -> None:  # fmt: skip
         super().__init__()
         check_positive(num_cascades=num_cascades)
@@ -107,14 +117,17 @@ class FrameVarNet(nn.Module):
             for _ in range(num_cascades)
         )
         self.dc_weights = nn.Parameter(torch.ones(num_cascades))
+        self.reg_gains = nn.Parameter(torch.zeros(num_cascades)) if zero_init else None
 
     def forward(self, kspace: torch.Tensor, mask: torch.Tensor, maps: torch.Tensor) -> torch.Tensor:
         """Masked k-space ``(B, C, T, H, W)``, mask, maps ``(B, C, H, W)`` -> ``(B, T, H, W)``."""
         _check(kspace, mask, maps)
         m = mask.to(kspace.real.dtype)
         k = kspace
-        for reg, eta in zip(self.regularisers, self.dc_weights, strict=True):
-            k = k - soft_dc(k, kspace, m, eta) - _expand(reg(_reduce(k, maps)), maps)
+        for i, (reg, eta) in enumerate(zip(self.regularisers, self.dc_weights, strict=True)):
+            term = _expand(reg(_reduce(k, maps)), maps)
+            k = k - soft_dc(k, kspace, m, eta) - (term if self.reg_gains is None
+                                                  else self.reg_gains[i] * term)  # fmt: skip
         return _reduce(k, maps)
 
 
@@ -127,14 +140,18 @@ class FrameUNet(nn.Module):
         frames: T.
         chans, num_pools: the U-Net.
         frame_wise: one U-Net per frame instead of all frames as channels.
+        zero_init: start the U-Net's last convolution at zero (the untrained network returns
+            its zero-filled input); default off (the earlier network).
     """
 
     def __init__(
-        self, *, frames: int, chans: int = 16, num_pools: int = 3, frame_wise: bool = False
-    ) -> None:
+        self, *, frames: int, chans: int = 16, num_pools: int = 3, frame_wise: bool = False,
+        zero_init: bool = False,
+    ) -> None:  # fmt: skip
         super().__init__()
         self.net = FrameNormUNet(frames=frames, chans=chans, num_pools=num_pools,
-                                 frame_wise=frame_wise, residual=True)  # fmt: skip
+                                 frame_wise=frame_wise, residual=True,
+                                 zero_init=zero_init)  # fmt: skip
 
     def forward(self, kspace: torch.Tensor, mask: torch.Tensor, maps: torch.Tensor) -> torch.Tensor:
         """Masked k-space ``(B, C, T, H, W)``, mask, maps -> images ``(B, T, H, W)``."""
