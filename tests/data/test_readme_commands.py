@@ -71,9 +71,13 @@ RELEASES = {
     "brainmask": lambda p: write_pairs(p, suffixes=("_image.nii.gz", "_brainmask.nii.gz")),
     "picai": write_picai,
     "dynamic": write_dynamic,
-    "cmrxrecon": write_cmrxrecon,
+    "cmrxrecon": lambda p: write_cmrxrecon(p, patients=CMRX_PATIENTS),
     "skm-tea": write_skmtea,
 }
+# cmrxrecon tests the last n_test_patients and validates on the one before (checks.ROUTES)
+CMRX_PATIENTS = 2 + max(
+    [2] + [int(n) for n in re.findall(r"n_test_patients=(\d+)", " ".join(COMMANDS))]
+)
 N_TEST_VOLUMES = max(int(n) for n in re.findall(r"n_test_volumes=(\d+)", " ".join(COMMANDS)) or [1])
 
 
