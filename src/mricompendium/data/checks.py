@@ -10,8 +10,9 @@ later on a wrong format, a single file that cannot be split, a coil count or an 
 What a notebook does with each data parameter is declared in :data:`SOURCES` (keep it in step with
 the notebooks): which parameter gives the coil count the loader compresses to, and which one the
 volumes held out for testing. Notebooks whose ``data_path`` holds another format have a route in
-:data:`ROUTES` (:mod:`mricompendium.data.volume_checks` for BraTS, ISLES, image + label pairs,
-Learn2Reg and ACDC; :mod:`mricompendium.data.fmri.nsd_tree` for NSD;
+:data:`ROUTES` (:mod:`mricompendium.data.volume_checks` for BraTS, ISLES, image + label pairs
+(``atommic``'s also through :mod:`mricompendium.data.recon.tissue_pairs`), Learn2Reg and ACDC;
+:mod:`mricompendium.data.fmri.nsd_tree` for NSD;
 :mod:`mricompendium.data.rtmri.checks` for rtMRI recordings and tongue contours): each reads the
 headers of every file and every label map the notebook would read (no image data), and counts
 the cases each split needs at the run's parameters, so that what the notebook would refuse after
@@ -140,6 +141,25 @@ def _skmtea(path: Path, params: Mapping[str, Any]) -> str:
     return describe_skmtea(path)
 
 
+def _tissue_pairs(path: Path, params: Mapping[str, Any]) -> str:
+    """atommic: image + tissue-label pairs (0-3) on one grid each, enough for its split by
+    volume, and the first pair read through the notebook's loader."""
+    from mricompendium.data import volume_checks
+    from mricompendium.data.recon.tissue_pairs import TISSUE_VALUES, split_pairs, tissue_slices
+    from mricompendium.data.segmentation.pairs import find_pairs
+
+    out = volume_checks.check_pairs(path, params, allowed=set(TISSUE_VALUES))
+    pairs = find_pairs(path, image_suffix=str(params.get("image_suffix", "")),
+                       label_suffix=str(params.get("label_suffix", "")))  # fmt: skip
+    n_test = int(params.get("n_test_volumes", 1))
+    train, _, _ = split_pairs(pairs, n_test)
+    first = tissue_slices(pairs[0], n_slices=int(params.get("slices_per_volume", 1)))
+    return (
+        f"{out}; {len(train)} training, 1 validation and {n_test} test volumes; "
+        f"{len(first.names)} axial slices of {pairs[0].name} read"
+    )
+
+
 def _volumes(name: str, **kw: Any) -> Callable[[Path, Mapping[str, Any]], str]:
     def check(path: Path, params: Mapping[str, Any]) -> str:
         from mricompendium.data import volume_checks
@@ -208,7 +228,7 @@ ROUTES: dict[str, Callable[[Path, Mapping[str, Any]], str]] = {
     "recon_robustness": _nifti_folder, "recon_unlearning": _two_organs,
     "dynamic_cs": lambda p, q: _cmrxrecon(p, 2),
     "cmrxrecon": lambda p, q: _cmrxrecon(p, int(q.get("n_test_patients", 2)) + 2),
-    "skm_tea": _skmtea,
+    "skm_tea": _skmtea, "atommic": _tissue_pairs,
 }  # fmt: skip
 FORMATS = ROUTES  # the earlier name
 

@@ -1,6 +1,8 @@
 """Multitask reconstruction + segmentation (S67, ATOMMIC): labels, losses, training, rows.
 
 - :func:`tissue_labels`: background/CSF/GM/WM labels from the embedded tissue probabilities.
+- :func:`simulated_labels` (the template slices) and :func:`pairs_data` (a user's image +
+  tissue-label NIfTI pairs: k-space simulated as from the template slices, labels alike).
 - :func:`majority_map`: the per-pixel majority label of the training set (an atlas that never
   looks at the image: the trivial floor of a segmentation claim).
 - :func:`segmentation_loss` (cross-entropy + soft Dice) and :func:`multitask_loss` (the
@@ -28,6 +30,7 @@ from torch import nn
 
 from mricompendium import claims, training
 from mricompendium.data.recon import ReconBatch
+from mricompendium.experiments.reconstruction.datasets import ReconData, slice_sets_data
 from mricompendium.experiments.reconstruction.protocol import (
     Method,
     evaluate,
@@ -45,6 +48,7 @@ __all__ = [
     "dice_validation",
     "majority_map",
     "multitask_loss",
+    "pairs_data",
     "reconseg_rows",
     "segmentation_loss",
     "simulated_labels",
@@ -70,6 +74,46 @@ def simulated_labels(*, image_size: int, seed: int, n_test_template: int) -> dic
         "val": tissue_labels(load_slices("val", size=image_size).tissue),
         "test": tissue_labels(test),
     }
+
+
+def pairs_data(
+    data_path: str,
+    *,
+    image_suffix: str,
+    label_suffix: str,
+    slices_per_volume: int,
+    n_test_volumes: int,
+    image_size: int,
+    num_coils: int,
+    snr: float,
+    seed: int,
+    n_val: int,
+    device: Any = "cpu",
+) -> tuple[ReconData, dict[str, np.ndarray]]:
+    """A user's image + tissue-label NIfTI pairs in place of the template slices: k-space
+    simulated from their slices as :func:`~.datasets.simulated_data` does from the template's
+    (:func:`~.datasets.slice_sets_data`: the 128 object grid, the same coils, phase and noise),
+    split by volume (:func:`~mricompendium.data.recon.tissue_pairs.tissue_pair_sets`; the test
+    slices of one volume share a unit), and the labels of each split as
+    :func:`simulated_labels` gives them (``"train"``, ``"val"``, ``"test"`` in the sources'
+    order): the tissue fractions downsampled to ``image_size``, then :func:`tissue_labels`."""
+    from mricompendium import paths
+    from mricompendium.data.embedded import resize_stack
+    from mricompendium.data.recon.tissue_pairs import tissue_pair_sets
+
+    root = paths.resolve(data_path)
+    train, val, test = tissue_pair_sets(root, image_suffix=image_suffix, label_suffix=label_suffix,
+                                        slices_per_volume=slices_per_volume,
+                                        n_test_volumes=n_test_volumes)  # fmt: skip
+    volumes = len({n.rsplit("_z", 1)[0] for s in (train, val, test) for n in s.names})
+    source = (f"the user's {volumes} image + tissue-label NIfTI pairs at {root} "
+              f"(up to {slices_per_volume} axial slices per volume)")  # fmt: skip
+    data = slice_sets_data(train, val, test, group="user NIfTI", source=source, path=str(data_path),
+                           image_size=image_size, num_coils=num_coils, snr=snr, seed=seed,
+                           n_val=n_val, device=device)  # fmt: skip
+    labels = {k: tissue_labels(resize_stack(s.tissue, image_size))  # type: ignore[arg-type]
+              for k, s in (("train", train), ("val", val), ("test", test))}  # fmt: skip
+    return data, labels
 
 
 def tissue_labels(tissue: np.ndarray) -> np.ndarray:
