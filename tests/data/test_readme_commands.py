@@ -67,7 +67,8 @@ RELEASES = {
     "nsd": write_nsd,
     "oasis": lambda p: write_learn2reg(p.parent),  # <parent>/OASIS
     "acdc": lambda p: write_acdc(p.parent.parent),  # <root>/database/training
-    "dseg": write_pairs,
+    # atommic splits pairs by volume: n_test_volumes (default 7) test, 1 validates, 1 trains
+    "dseg": lambda p: write_pairs(p, n=max(7, N_TEST_VOLUMES) + 2),
     "brainmask": lambda p: write_pairs(p, suffixes=("_image.nii.gz", "_brainmask.nii.gz")),
     "picai": write_picai,
     "dynamic": write_dynamic,

@@ -99,6 +99,8 @@ FORMATS = [
     Format("scse", lambda r: write_pairs(r / "T1w_dseg", n=10, orient={0: "PIR"}),
            ("train_steps=2", "val_every=1")),
     Format("synthstrip", _brainmasks, ("train_steps=2", "val_every=1")),
+    Format("atommic", lambda r: write_pairs(r / "T1w_dseg", n=10, orient={0: "PIR"}),
+           ("train_steps=2", "val_every=1")),
     Format("ddmr", lambda r: write_learn2reg(r, n=10, orient={0: "RSA"}),
            ("train_steps=2", "val_every=1")),
     # ACDC has no true motion: the end-point-error secondary is "not measurable" (issue 19)

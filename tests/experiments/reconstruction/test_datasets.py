@@ -76,3 +76,20 @@ def test_simulated_data_never_reconstruct_on_the_object_grid() -> None:
     with pytest.raises(ValueError, match="at least 2x finer"):
         simulated_data(image_size=96, num_coils=4, snr=20.0, seed=0, n_test_template=2,
                        real_per_unit=0, n_val=1)  # fmt: skip
+
+
+def test_nifti_data_splits_by_volume_and_names_the_folder(tmp_path: Path) -> None:
+    import sys
+
+    from mricompendium.experiments.reconstruction import nifti_data
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "data"))
+    from userdata_files import write_nifti_dir
+
+    folder = write_nifti_dir(tmp_path / "ixi", n=3)
+    data = nifti_data(str(folder), image_size=32, num_coils=4, snr=25.0, seed=0, n_val=2)
+    assert data.kind == "user" and data.path == str(folder)
+    assert {u for _, u, _ in data.meta} == {"sub2.nii.gz"}  # the third volume tests
+    assert {g for _, _, g in data.meta} == {"user NIfTI"}
+    assert f"from the user's NIfTI volumes at {folder}, reconstructed on 32x32" in data.description
+    assert data.test.object_shape == (128, 128) and data.image_shape == (32, 32)
