@@ -16,7 +16,7 @@ import torch
 
 from mricompendium import paths
 from mricompendium.data import load_slices, slices_from_nifti_dir
-from mricompendium.data.embedded import SIZE, SliceSet, resize_stack
+from mricompendium.data.embedded import SIZE, resize_stack
 from mricompendium.data.recon import (
     CaseSet,
     KspaceSimulator,
@@ -37,7 +37,6 @@ __all__ = [
     "real_data",
     "simulated_data",
     "simulation_checks",
-    "slice_sets_data",
     "train_indices",
 ]
 
@@ -214,33 +213,7 @@ def nifti_data(
     unit (group ``"user NIfTI"``)."""
     _check_size(image_size)
     train_set, val_set, test_set = slices_from_nifti_dir(paths.resolve(data_path), size=SIZE)
-    return slice_sets_data(
-        train_set, val_set, test_set, group="user NIfTI",
-        source=f"the user's NIfTI volumes at {paths.resolve(data_path)}", path=str(data_path),
-        image_size=image_size, num_coils=num_coils, snr=snr, seed=seed, n_val=n_val, device=device,
-    )  # fmt: skip
-
-
-def slice_sets_data(
-    train_set: SliceSet,
-    val_set: SliceSet,
-    test_set: SliceSet,
-    *,
-    group: str,
-    source: str,
-    path: str,
-    image_size: int,
-    num_coils: int,
-    snr: float,
-    seed: int,
-    n_val: int,
-    device: Any = "cpu",
-) -> ReconData:
-    """k-space simulated from three :class:`SliceSet` on the 128 object grid (a user's volumes,
-    split by volume), as :func:`simulated_data` does from the embedded slices; the test slices
-    of one volume share a unit (``group``); ``source`` names the data in the description."""
-    _check_size(image_size)
-    cases = slice_set_cases(test_set, group, size=image_size)
+    cases = slice_set_cases(test_set, "user NIfTI", size=image_size)
 
     def sim(objects: np.ndarray, masks: np.ndarray, offset: int) -> KspaceSimulator:
         small = resize_stack(masks.astype(np.float32), image_size) >= 0.5
@@ -251,8 +224,8 @@ def slice_sets_data(
     coils = f"{num_coils}-coil" if num_coils > 1 else "single-coil"
     text = (
         f"simulated {coils} k-space (SNR {snr:g}, smooth random phase; "
-        f"{_grid_text(image_size, num_coils)}) from {source}, "
-        f"reconstructed on {image_size}x{image_size} axial "
+        f"{_grid_text(image_size, num_coils)}) from the user's NIfTI volumes at "
+        f"{paths.resolve(data_path)}, reconstructed on {image_size}x{image_size} axial "
         f"slices: training {len(train_set)} slices, validation {min(n_val, len(val_set))}, "
         f"test {_groups_text(meta)}"
     )
@@ -260,7 +233,7 @@ def slice_sets_data(
                      val=sim(val_set.images, val_set.masks, 1),
                      val_idx=list(range(min(n_val, len(val_set)))),
                      test=sim(cases.objects, cases.masks, 2), meta=meta, description=text,
-                     path=path, cases=cases, num_coils=num_coils)  # fmt: skip
+                     path=str(data_path), cases=cases, num_coils=num_coils)  # fmt: skip
 
 
 def simulation_checks(source: Any, sampling: Sampling | str, seed: int) -> dict[str, Any]:

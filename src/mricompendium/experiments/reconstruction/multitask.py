@@ -30,7 +30,12 @@ from torch import nn
 
 from mricompendium import claims, training
 from mricompendium.data.recon import ReconBatch
-from mricompendium.experiments.reconstruction.datasets import ReconData, slice_sets_data
+from mricompendium.experiments.reconstruction.datasets import (
+    ReconData,
+    _check_size,
+    _grid_text,
+    _groups_text,
+)
 from mricompendium.experiments.reconstruction.protocol import (
     Method,
     evaluate,
@@ -92,7 +97,7 @@ def pairs_data(
 ) -> tuple[ReconData, dict[str, np.ndarray]]:
     """A user's image + tissue-label NIfTI pairs in place of the template slices: k-space
     simulated from their slices as :func:`~.datasets.simulated_data` does from the template's
-    (:func:`~.datasets.slice_sets_data`: the 128 object grid, the same coils, phase and noise),
+    (:func:`_slice_sets_data`: the 128 object grid, the same coils, phase and noise),
     split by volume (:func:`~mricompendium.data.recon.tissue_pairs.tissue_pair_sets`; the test
     slices of one volume share a unit), and the labels of each split as
     :func:`simulated_labels` gives them (``"train"``, ``"val"``, ``"test"`` in the sources'
@@ -108,12 +113,43 @@ def pairs_data(
     volumes = len({n.rsplit("_z", 1)[0] for s in (train, val, test) for n in s.names})
     source = (f"the user's {volumes} image + tissue-label NIfTI pairs at {root} "
               f"(up to {slices_per_volume} axial slices per volume)")  # fmt: skip
-    data = slice_sets_data(train, val, test, group="user NIfTI", source=source, path=str(data_path),
-                           image_size=image_size, num_coils=num_coils, snr=snr, seed=seed,
-                           n_val=n_val, device=device)  # fmt: skip
+    data = _slice_sets_data(train, val, test, group="user NIfTI", source=source,
+                            path=str(data_path), image_size=image_size, num_coils=num_coils,
+                            snr=snr, seed=seed, n_val=n_val, device=device)  # fmt: skip
     labels = {k: tissue_labels(resize_stack(s.tissue, image_size))  # type: ignore[arg-type]
               for k, s in (("train", train), ("val", val), ("test", test))}  # fmt: skip
     return data, labels
+
+
+def _slice_sets_data(train_set, val_set, test_set, *, group: str, source: str, path: str,
+                     image_size: int, num_coils: int, snr: float, seed: int, n_val: int,
+                     device: Any = "cpu") -> ReconData:  # fmt: skip
+    """k-space simulated from three slice sets on the 128 object grid, as
+    :func:`~.datasets.nifti_data` does from a user's volumes (the same simulator, seeds and
+    description; written beside it rather than factored out of it so that the other
+    reconstruction notebooks' stages keep their dependencies unchanged)."""
+    from mricompendium.data.embedded import resize_stack
+    from mricompendium.data.recon import KspaceSimulator, slice_set_cases
+
+    _check_size(image_size)
+    cases = slice_set_cases(test_set, group, size=image_size)
+
+    def sim(objects: np.ndarray, masks: np.ndarray, offset: int) -> KspaceSimulator:
+        small = resize_stack(masks.astype(np.float32), image_size) >= 0.5
+        return KspaceSimulator(objects, small, num_coils=num_coils, snr=snr, seed=seed + offset,
+                               device=device)  # fmt: skip
+
+    meta = list(zip(cases.case, cases.unit, cases.group, strict=True))
+    coils = f"{num_coils}-coil" if num_coils > 1 else "single-coil"
+    text = (f"simulated {coils} k-space (SNR {snr:g}, smooth random phase; "
+            f"{_grid_text(image_size, num_coils)}) from {source}, reconstructed on "
+            f"{image_size}x{image_size} axial slices: training {len(train_set)} slices, "
+            f"validation {min(n_val, len(val_set))}, test {_groups_text(meta)}")  # fmt: skip
+    return ReconData(kind="user", train=sim(train_set.images, train_set.masks, 0),
+                     val=sim(val_set.images, val_set.masks, 1),
+                     val_idx=list(range(min(n_val, len(val_set)))),
+                     test=sim(cases.objects, cases.masks, 2), meta=meta, description=text,
+                     path=path, cases=cases, num_coils=num_coils)  # fmt: skip
 
 
 def tissue_labels(tissue: np.ndarray) -> np.ndarray:
