@@ -170,6 +170,7 @@ RULES: dict[str, Rule] = {
     "ambient_dps.train_sampling": Rule(pattern=_SAMPLING),
     "ambient_dps.test_sampling": Rule(pattern=_SAMPLING),
     "ambient_dps.low_sampling": Rule(pattern=_SAMPLING),
+    "ambient_dps.sweep_sizes": _list(1, 1_000_000, min_len=0, max_len=2, unique=True),
     # registration (notebook-specific lists before the patterns they would match)
     "prostate_seq_reg.gas_hz": _list(0, 1000, 2, 2),  # [lowest, highest] field at the gas (Hz)
     "prostate_seq_reg.bspline_mesh_mm": _list(6, 96, 1, 16, unique=True),
@@ -379,6 +380,13 @@ def _unseen_speakers(p: Mapping[str, Any]) -> str | None:
     return None
 
 
+def _sweep_below_train(p: Mapping[str, Any]) -> str | None:
+    sizes, n = p.get("sweep_sizes"), p.get("n_train")
+    if isinstance(sizes, list) and isinstance(n, int) and any(s >= n for s in sizes):
+        return f"sweep_sizes: {sizes} must each be below n_train ({n}) (smaller training sets)"
+    return None
+
+
 RECON = ("cirim", "multicoil_generalisation", "reconresnet", "recurrentvarnet", "xpdnet")
 RELATIONS: dict[str, tuple[Callable[[Mapping[str, Any]], str | None], ...]] = {
     **dict.fromkeys(RECON, (_recon_embedded_size,)),
@@ -388,4 +396,5 @@ RELATIONS: dict[str, tuple[Callable[[Mapping[str, Any]], str | None], ...]] = {
     "brainclip": (_session_runs,),
     "tongue_model": (_unseen_speakers,),
     "neural_geometry": (_disjoint_nets,),
+    "ambient_dps": (_sweep_below_train,),
 }

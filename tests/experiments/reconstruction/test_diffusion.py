@@ -124,6 +124,29 @@ def test_prior_data_pairs_and_stream(single_coil_sim):
     assert torch.equal(plain["further"], plain["mask"])  # no further corruption
 
 
+def test_prior_subset_keeps_the_first_acquisitions(single_coil_sim):
+    sub = dx.prior_data(single_coil_sim, [0, 1], seed=4, ambient=AMB)
+    part = dx.prior_subset(sub, 1)
+    assert len(part) == 1 and part.ambient is AMB
+    assert torch.equal(part.kspace, sub.kspace[:1]) and torch.equal(part.mask, sub.mask[:1])
+    with pytest.raises(ValueError):
+        dx.prior_subset(sub, 0)
+    with pytest.raises(ValueError):
+        dx.prior_subset(sub, 3)
+
+
+def test_gap_trend_in_words():
+    assert (
+        dx.gap_trend({90: 0.01, 20: 0.03})
+        == "its magnitude shrinks from n=20 to n=90 and it keeps its sign"
+    )
+    assert dx.gap_trend({20: -0.01, 45: 0.0, 90: 0.02}).endswith(
+        "grows from n=20 to n=90 and it does not keep its sign"
+    )
+    with pytest.raises(ValueError):
+        dx.gap_trend({20: 0.1})
+
+
 def test_one_batch_overfit_and_sampler(single_coil_sim):
     torch.manual_seed(0)
     data = dx.prior_data(single_coil_sim, [0, 1], seed=4, ambient=AMB)

@@ -49,7 +49,9 @@ __all__ = [
     "data_consistency",
     "full_sampling",
     "further_mask",
+    "gap_trend",
     "prior_data",
+    "prior_subset",
     "prior_loss",
     "prior_stream",
     "sigma_schedule",
@@ -242,6 +244,28 @@ def prior_data(
         parts.append((batch.kspace / s.view(-1, 1, 1, 1), mask, maps, s))
     k, m, maps, s = (torch.cat(t) for t in zip(*parts, strict=True))
     return PriorData(k, m, maps, s, ambient)
+
+
+def prior_subset(data: PriorData, n: int) -> PriorData:
+    """The first ``n`` acquisitions of ``data``: the same images, masks and noise (a smaller
+    training set for the training-size sweep)."""
+    if not 1 <= n <= len(data):
+        raise ValueError(f"subset size {n} outside [1, {len(data)}]")
+    return PriorData(data.kspace[:n], data.mask[:n], data.maps[:n], data.scale[:n], data.ambient)
+
+
+def gap_trend(gaps: dict[int, float]) -> str:
+    """How a gap (one prior minus the other) changes with the training-set size, in words:
+    whether its magnitude shrinks or grows from the smallest to the largest size, and whether it
+    keeps its sign across every size (``gaps``: size -> gap, at least two sizes)."""
+    if len(gaps) < 2:
+        raise ValueError("need the gap at two training-set sizes at least")
+    sizes = sorted(gaps)
+    first, last = abs(gaps[sizes[0]]), abs(gaps[sizes[-1]])
+    size = "shrinks" if last < first else "grows" if last > first else "stays the same"
+    signs = {(g > 0) - (g < 0) for g in gaps.values()}
+    sign = "keeps its sign" if len(signs) == 1 and 0 not in signs else "does not keep its sign"
+    return f"its magnitude {size} from n={sizes[0]} to n={sizes[-1]} and it {sign}"
 
 
 def prior_stream(
