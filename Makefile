@@ -46,11 +46,14 @@ data: setup
 # the experiments' branches), then verdicts and report by `dvc repro`. Needs a clean work tree.
 # PYTHONPATH=src: each queued run imports the package from its own copy (a relative path, resolved
 # in the copy), not from the work tree the editable install points at.
-# FORCE=1: rerun every stage (dvc repro -f / dvc exp run -f), e.g. to time a full run.
+# FORCE=1: rerun every notebook stage (dvc repro -f -s <ids> / dvc exp run -f -s <id>), e.g. to
+# time a full run; the data and calibration stages rerun only when changed (in the queue, forcing
+# them would rebuild the data once per notebook), the verdicts and report after the notebooks.
 PROFILE ?=
 JOBS ?= 1
 FORCE ?=
 DVC_FORCE := $(if $(FORCE),-f,)
+NOTEBOOK_FORCE := $(if $(FORCE),-f -s,)
 NOTEBOOK_IDS := $(sort $(notdir $(basename $(wildcard notebooks/*/*.ipynb))))
 QUEUE_COPY := -C data/embedded -C data/fmri -C data/rtmri/ci
 PROFILE_ARGS = $(if $(PROFILE),$$($(PY) -m mricompendium.profiles $(PROFILE) --shell),)
@@ -61,7 +64,10 @@ ifneq ($(PROFILE),)
 endif
 ifeq ($(JOBS),1)
 ifeq ($(PROFILE),)
-	$(VENV)/bin/dvc repro $(DVC_FORCE)
+ifneq ($(FORCE),)
+	$(VENV)/bin/dvc repro $(NOTEBOOK_FORCE) $(NOTEBOOK_IDS)
+endif
+	$(VENV)/bin/dvc repro
 else
 	eval $(VENV)/bin/dvc exp run $(DVC_FORCE) -n $(PROFILE)-$$(date +%Y%m%d-%H%M%S) $(PROFILE_ARGS)
 endif
@@ -69,7 +75,7 @@ else
 	git diff --quiet HEAD -- || { echo "make repro JOBS=$(JOBS): commit or stash first"; exit 1; }
 	stamp=$$(date +%Y%m%d-%H%M%S); \
 	for id in $(NOTEBOOK_IDS); do \
-	  eval $(VENV)/bin/dvc exp run --queue $(DVC_FORCE) -n "$$id-$$stamp" $(QUEUE_COPY) \
+	  eval $(VENV)/bin/dvc exp run --queue $(NOTEBOOK_FORCE) -n "$$id-$$stamp" $(QUEUE_COPY) \
 	    $(PROFILE_ARGS) $$id \
 	    || exit 1; \
 	done; \
