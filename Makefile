@@ -55,7 +55,8 @@ FORCE ?=
 DVC_FORCE := $(if $(FORCE),-f,)
 NOTEBOOK_FORCE := $(if $(FORCE),-f -s,)
 NOTEBOOK_IDS := $(sort $(notdir $(basename $(wildcard notebooks/*/*.ipynb))))
-QUEUE_COPY := -C data/embedded -C data/fmri -C data/rtmri/ci
+QUEUE_DATA := data/embedded data/fmri data/rtmri/ci data/rtmri/full
+QUEUE_COPY = $(foreach d,$(QUEUE_DATA),$(if $(wildcard $(d)),-C $(d)))
 PROFILE_ARGS = $(if $(PROFILE),$$($(PY) -m mricompendium.profiles $(PROFILE) --shell),)
 
 repro: setup data
@@ -73,6 +74,8 @@ else
 endif
 else
 	git diff --quiet HEAD -- || { echo "make repro JOBS=$(JOBS): commit or stash first"; exit 1; }
+	# the stages upstream of the notebooks first, here, so that each copy gets their outputs
+	$(VENV)/bin/dvc repro data rtmri_full
 	stamp=$$(date +%Y%m%d-%H%M%S); \
 	for id in $(NOTEBOOK_IDS); do \
 	  eval $(VENV)/bin/dvc exp run --queue $(NOTEBOOK_FORCE) -n "$$id-$$stamp" $(QUEUE_COPY) \

@@ -17,7 +17,8 @@ for jobs in "${jobs_list[@]}"; do
   scratch=$(mktemp -d)
   git worktree add --quiet --detach "$scratch/repo" HEAD
   ln -s "$root/.venv" "$scratch/repo/.venv"
-  for d in data/embedded data/fmri data/rtmri/ci; do
+  for d in data/embedded data/fmri data/rtmri/ci data/rtmri/full; do
+    [ -e "$root/$d" ] || continue
     mkdir -p "$scratch/repo/$(dirname "$d")" "$root/.scratch" && cp -a "$root/$d" "$scratch/repo/$d"
   done
   load=$(cut -d' ' -f1 /proc/loadavg)
