@@ -88,6 +88,8 @@ def test_precision_takes_the_training_precisions_and_defaults_to_auto(notebook: 
         ("tongue_model", "n_train_speakers=15", "n_train_speakers: 15 must be <= 14"),
         ("ambient_dps", "sweep_sizes=[22, 90]", "must each be below n_train (90)"),
         ("ambient_dps", "sweep_sizes=[10, 20, 30]", "at most 2"),
+        ("atommic", "image_size=128", "a larger size needs data_path with measured k-space"),
+        ("atommic", "data_format=nifti", "'nifti' is not one of nifti_pairs, skmtea"),
         ("swin_unetr", "size=3", "size: 3 must be >= 64"),
         ("swin_unetr", "size=100000", "size: 100000 must be <= 512"),
         ("swin_unetr", "size=96", "size: 96 must be <= grid (64)"),

@@ -216,6 +216,8 @@ RULES: dict[str, Rule] = {
     "*.subject_l2": Rule(lo=0, hi=1e6),
     "*.ridge_alphas": _list(0, 1e12, lo_open=True),
     "mindeye2.data_format": Rule(choices=("nsd",)),
+    "atommic.data_format": Rule(choices=("nifti_pairs", "skmtea", "calgary_campinas", "fastmri")),
+    "atommic.n_train_volumes": _int(0, 100_000),  # 0: every training scan
     "mindeye2.n_subjects": _int(2, 64),  # the new subject and at least one to pretrain on
     "*.n_candidates": _int(2, BIG),
     "*.n_novel": _int(1, 19),  # of the simulator's 20 categories
@@ -387,6 +389,18 @@ def _sweep_below_train(p: Mapping[str, Any]) -> str | None:
     return None
 
 
+def _atommic_size(p: Mapping[str, Any]) -> str | None:
+    size = p.get("image_size")
+    measured = p.get("data_path") and p.get("data_format") != "nifti_pairs"
+    if isinstance(size, int) and not measured and not 16 <= size <= 64:
+        return (
+            f"image_size: {size} must be in [16, 64] for simulated k-space (object grid 128); "
+            "a larger size needs data_path with measured k-space (data_format skmtea, "
+            "calgary_campinas or fastmri)"
+        )
+    return None
+
+
 RECON = ("cirim", "multicoil_generalisation", "reconresnet", "recurrentvarnet", "xpdnet")
 RELATIONS: dict[str, tuple[Callable[[Mapping[str, Any]], str | None], ...]] = {
     **dict.fromkeys(RECON, (_recon_embedded_size,)),
@@ -397,4 +411,5 @@ RELATIONS: dict[str, tuple[Callable[[Mapping[str, Any]], str | None], ...]] = {
     "tongue_model": (_unseen_speakers,),
     "neural_geometry": (_disjoint_nets,),
     "ambient_dps": (_sweep_below_train,),
+    "atommic": (_atommic_size,),
 }

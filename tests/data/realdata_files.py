@@ -392,14 +392,17 @@ def write_cmrxrecon(folder: Path, *, patients: int = 2) -> Path:
     return folder
 
 
-def write_skmtea(folder: Path, *, scans: tuple[int, int, int] = (2, 1, 2)) -> Path:
+def write_skmtea(
+    folder: Path, *, scans: tuple[int, int, int] = (2, 1, 2),
+    shape: tuple[int, int, int] = (4, 64, 64), coils: int = 4,
+) -> Path:  # fmt: skip
     """SKM-TEA v1.0.0 raw-data track: ``files_recon_calib-24/MTR_00n.h5`` (``kspace``
-    ``(x, ky, kz, 2, 4 coils)``, ``maps``, ``target``), ``segmentation_masks/raw-data-track/
+    ``(x, ky, kz, 2, coils)``, ``maps``, ``target``), ``segmentation_masks/raw-data-track/
     MTR_00n.nii.gz`` with femoral cartilage, ``annotations/v1.0.0/{train,val,test}.json``."""
     from mricompendium.data.recon.skmtea import write_skmtea_scan, write_skmtea_split
 
     rng = np.random.default_rng(0)
-    x, y, z, c, n = 4, 64, 64, 4, 0
+    (x, y, z), c, n = shape, coils, 0
     for split, count in zip(("train", "val", "test"), scans, strict=True):
         entries = []
         for _ in range(count):

@@ -73,7 +73,8 @@ RELEASES = {
     "picai": write_picai,
     "dynamic": write_dynamic,
     "cmrxrecon": lambda p: write_cmrxrecon(p, patients=CMRX_PATIENTS),
-    "skm-tea": write_skmtea,
+    # skm_tea and atommic (data_format skmtea: 7 test scans by default, 8 coils, 128-px planes)
+    "skm-tea": lambda p: write_skmtea(p, scans=(2, 1, 7), shape=(4, 128, 128), coils=8),
 }
 # cmrxrecon tests the last n_test_patients and validates on the one before (checks.ROUTES)
 CMRX_PATIENTS = 2 + max(
@@ -107,6 +108,9 @@ def _write(folder: Path, kind: str) -> None:
                     os.link(folder / f"file_brain_{j % 2}.h5", folder / f"file_brain_{j}.h5")
         elif kind.startswith("cc"):
             write_cc(folder / f"e{i}.h5", coils=int(kind[2:]), slices=2, seed=i)
+            if i == 1:  # as many volumes as the largest held-out split asks for (hard links)
+                for j in range(2, N_TEST_VOLUMES + 1):
+                    os.link(folder / f"e{j % 2}.h5", folder / f"e{j}.h5")
         else:
             write_nifti(folder / f"sub{i}.nii.gz", orientation=("RAS", "PIR", "RAS")[i])
 

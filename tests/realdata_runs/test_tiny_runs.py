@@ -34,6 +34,7 @@ from realdata_files import (
     write_nsd,
     write_pairs,
     write_picai,
+    write_skmtea,
     write_usc75,
 )
 from userdata_files import write_cc, write_fastmri, write_nifti
@@ -52,6 +53,11 @@ class Format:
     sets: tuple[str, ...] = ()
     xfail: str = ""
     expect: dict[str, str] = field(default_factory=dict)  # secondary metric -> its outcome
+    name: str = ""  # the test id where one notebook reads two formats (default: nb_id)
+
+    @property
+    def id(self) -> str:
+        return self.name or self.nb_id
 
 
 def _fastmri(root: Path) -> Path:
@@ -101,6 +107,11 @@ FORMATS = [
     Format("synthstrip", _brainmasks, ("train_steps=2", "val_every=1")),
     Format("atommic", lambda r: write_pairs(r / "T1w_dseg", n=10, orient={0: "PIR"}),
            ("train_steps=2", "val_every=1")),
+    Format("atommic", lambda r: write_skmtea(r / "skm-tea", scans=(2, 1, 2)),
+           ("data_format=skmtea", "num_coils=4", "n_test_volumes=2", "slices_per_volume=3",
+            "train_steps=2", "val_every=1"), name="atommic-skmtea"),
+    Format("atommic", _calgary, ("data_format=calgary_campinas", "n_test_volumes=1", "n_val=1",
+                                 "train_steps=2", "val_every=1"), name="atommic-cc359"),
     Format("ddmr", lambda r: write_learn2reg(r, n=10, orient={0: "RSA"}),
            ("train_steps=2", "val_every=1")),
     # ACDC has no true motion: the end-point-error secondary is "not measurable" (issue 19)
@@ -126,8 +137,8 @@ FORMATS = [
 
 
 def _cases() -> list:
-    marks = {f.nb_id: pytest.mark.xfail(reason=f.xfail, strict=True) for f in FORMATS if f.xfail}
-    return [pytest.param(f, id=f.nb_id, marks=marks.get(f.nb_id, ())) for f in FORMATS]
+    marks = {f.id: pytest.mark.xfail(reason=f.xfail, strict=True) for f in FORMATS if f.xfail}
+    return [pytest.param(f, id=f.id, marks=marks.get(f.id, ())) for f in FORMATS]
 
 
 def tiny_run(

@@ -141,6 +141,49 @@ def _skmtea(path: Path, params: Mapping[str, Any]) -> str:
     return describe_skmtea(path)
 
 
+def _atommic(path: Path, params: Mapping[str, Any]) -> str:
+    """atommic: SKM-TEA's raw data (``data_format: skmtea``), raw k-space without labels
+    (``calgary_campinas``, ``fastmri``) or image + tissue-label pairs (``nifti_pairs``)."""
+    fmt = params.get("data_format")
+    if fmt == "skmtea":
+        return _skmtea_multitask(path, params)
+    if fmt in ("calgary_campinas", "fastmri"):  # raw k-space without labels: primary 1 alone
+        src = next(s for s in SOURCES if s.key == "data_path")
+        return describe_kspace_source(path, str(fmt), params, src)
+    return _tissue_pairs(path, params)
+
+
+def _skmtea_multitask(path: Path, params: Mapping[str, Any]) -> str:
+    """atommic on SKM-TEA: every scan of the three splits (keys, shapes, segmentation headers),
+    the scans the notebook's split takes, and their coils and planes against its parameters."""
+    from mricompendium.data.loaders import open_h5
+    from mricompendium.data.recon.skmtea import RECON_DIR, describe_skmtea, read_split
+
+    out = describe_skmtea(path)
+    n_test = int(params.get("n_test_volumes", 1))
+    n_train = int(params.get("n_train_volumes", 0))
+    taken = {"train": n_train, "val": 1, "test": n_test}
+    for split, n in taken.items():
+        images = read_split(path, split)
+        if len(images) < max(n, 1):
+            key = {"train": "n_train_volumes", "test": "n_test_volumes"}.get(split, "n_val")
+            raise DataError(path / "annotations", f"the {split} split lists {len(images)} scans; "
+                                                  f"{key}={n} needs {max(n, 1)}")  # fmt: skip
+        for d in images[: n or None]:
+            f_path = path / RECON_DIR / d["file_name"]
+            with open_h5(f_path) as f:
+                shape = tuple(f["kspace"].shape)
+            size, coils = int(params.get("image_size", 0)), int(params.get("num_coils", 0))
+            if min(shape[1:3]) < size:
+                raise DataError(f_path, f"its (ky, kz) plane {shape[1]}x{shape[2]} is smaller "
+                                        f"than image_size={size}")  # fmt: skip
+            if shape[4] < coils:
+                raise DataError(f_path, f"has {shape[4]} coils; num_coils={coils} needs at "
+                                        "least that many")  # fmt: skip
+    return (f"{out}; taken: {n_train or 'all'} training, the first validation and {n_test} "
+            "test scans")  # fmt: skip
+
+
 def _tissue_pairs(path: Path, params: Mapping[str, Any]) -> str:
     """atommic: image + tissue-label pairs (0-3) on one grid each, enough for its split by
     volume, and the first pair read through the notebook's loader."""
@@ -228,7 +271,7 @@ ROUTES: dict[str, Callable[[Path, Mapping[str, Any]], str]] = {
     "recon_robustness": _nifti_folder, "recon_unlearning": _two_organs,
     "dynamic_cs": lambda p, q: _cmrxrecon(p, 2),
     "cmrxrecon": lambda p, q: _cmrxrecon(p, int(q.get("n_test_patients", 2)) + 2),
-    "skm_tea": _skmtea, "atommic": _tissue_pairs,
+    "skm_tea": _skmtea, "atommic": _atommic,
 }  # fmt: skip
 FORMATS = ROUTES  # the earlier name
 

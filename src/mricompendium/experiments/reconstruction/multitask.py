@@ -3,6 +3,9 @@
 - :func:`tissue_labels`: background/CSF/GM/WM labels from the embedded tissue probabilities.
 - :func:`simulated_labels` (the template slices) and :func:`pairs_data` (a user's image +
   tissue-label NIfTI pairs: k-space simulated as from the template slices, labels alike).
+- :func:`skmtea_data` (SKM-TEA's raw data track: the measured multi-coil k-space of knee
+  scans with their cartilage and meniscus segmentations, the paper's own multitask data set)
+  and :func:`skmtea_labels`.
 - :func:`majority_map`: the per-pixel majority label of the training set (an atlas that never
   looks at the image: the trivial floor of a segmentation claim).
 - :func:`segmentation_loss` (cross-entropy + soft Dice) and :func:`multitask_loss` (the
@@ -57,11 +60,21 @@ __all__ = [
     "reconseg_rows",
     "segmentation_loss",
     "simulated_labels",
+    "SKMTEA_CLASSES",
+    "SKMTEA_NAMES",
+    "skmtea_data",
+    "skmtea_labels",
     "tissue_labels",
     "train_over_seeds",
 ]
 
 TISSUES = (1, 2, 3)  # CSF, GM, WM (0 is background)
+TISSUE_NAMES = ("CSF", "GM", "WM")
+# SKM-TEA's segmentation labels (1 patellar cartilage, 2 femoral cartilage, 3-4 tibial cartilage
+# medial/lateral, 5-6 meniscus medial/lateral) merged into four tissues: class -> source labels
+SKMTEA_MERGE = {1: (1,), 2: (2,), 3: (3, 4), 4: (5, 6)}
+SKMTEA_CLASSES = tuple(SKMTEA_MERGE)
+SKMTEA_NAMES = ("patellar cartilage", "femoral cartilage", "tibial cartilage", "menisci")
 TEMPLATE_SEED_OFFSET = 101  # simulated_data draws its template test cases with seed + 101
 
 
@@ -152,6 +165,120 @@ def _slice_sets_data(train_set, val_set, test_set, *, group: str, source: str, p
                      path=path, cases=cases, num_coils=num_coils)  # fmt: skip
 
 
+def skmtea_labels(seg: np.ndarray, size: int) -> np.ndarray:
+    """SKM-TEA label maps ``(S, ky, kz)`` (0-6) -> ``(S, size, size)`` int64 labels 0-4
+    (:data:`SKMTEA_MERGE`) on the reconstruction grid: each merged tissue's fraction resized as
+    the k-space crop resizes the image (the whole field of view, ``size`` pixels a side), then
+    the most probable of the four tissues and background, as :func:`tissue_labels` does."""
+    from mricompendium.data.recon.skmtea import _resize_rect
+
+    s = np.asarray(seg)
+    if s.ndim != 3:
+        raise ValueError(f"seg must be (S, ky, kz), got shape {s.shape}")
+    frac = np.stack([np.isin(s, v).astype(np.float32) for v in SKMTEA_MERGE.values()], axis=1)
+    n, t, h, w = frac.shape
+    small = _resize_rect(frac.reshape(n * t, h, w), size).reshape(n, t, size, size)
+    background = np.clip(1.0 - small.sum(axis=1, keepdims=True), 0.0, None)
+    return np.argmax(np.concatenate([background, small], axis=1), axis=1).astype(np.int64)
+
+
+def _skmtea_split(
+    root: Any, split: str, *, max_scans: int, slices_per_volume: int, image_size: int,
+    num_coils: int, echo: int, device: Any,
+) -> tuple[Any, np.ndarray, int]:  # fmt: skip
+    """The central ``slices_per_volume`` slices of the first ``max_scans`` scans of a split:
+    ``(RealKspaceSet, labels, scans read)``, one unit per subject."""
+    from mricompendium.data.errors import DataError
+    from mricompendium.data.loaders import open_h5
+    from mricompendium.data.recon.real import RealKspaceSet
+    from mricompendium.data.recon.skmtea import (
+        RECON_DIR,
+        SEG_DIR,
+        _crop,
+        _read_seg,
+        read_scan,
+        read_split,
+    )
+    from mricompendium.physics.coils import coil_compress
+
+    images = read_split(root, split)
+    if len(images) < max_scans:
+        raise DataError(root / "annotations", f"the {split} split lists {len(images)} scans, "
+                                              f"{max_scans} needed")  # fmt: skip
+    kspace, labels, ids, names = [], [], [], []
+    for d in images[:max_scans]:
+        path = root / RECON_DIR / d["file_name"]
+        with open_h5(path) as f:
+            if "kspace" not in f:
+                raise DataError(path, "has no dataset 'kspace'")
+            shape = tuple(f["kspace"].shape)
+        if min(shape[1:3]) < image_size:
+            raise DataError(path, f"its (ky, kz) plane {shape[1]}x{shape[2]} is smaller than "
+                                  f"image_size={image_size}")  # fmt: skip
+        if shape[4] < num_coils:
+            raise DataError(path, f"has {shape[4]} coils; num_coils={num_coils} needs at least "
+                                  f"that many (set num_coils <= {shape[4]})")  # fmt: skip
+        start = max(0, shape[0] // 2 - slices_per_volume // 2)
+        sel = list(range(start, min(shape[0], start + slices_per_volume)))
+        scan = read_scan(path, slices=sel)
+        seg = _read_seg(root / SEG_DIR / f"{d['scan_id']}.nii.gz", sel, shape[:3])
+        k = np.moveaxis(scan["kspace"][:, :, :, echo, :], -1, 1)  # (S, C, ky, kz)
+        k = torch.from_numpy(np.ascontiguousarray(_crop(k, image_size)))
+        kspace.append(coil_compress(k, num_coils))
+        labels.append(skmtea_labels(seg, image_size))
+        unit = f"subject {d.get('subject_id', d['scan_id'])}"
+        if unit not in names:
+            names.append(unit)
+        ids += [names.index(unit)] * len(sel)
+    source = RealKspaceSet(torch.cat(kspace), volume_ids=ids, names=names, device=device)
+    return source, np.concatenate(labels), max_scans
+
+
+def skmtea_data(
+    data_path: str,
+    *,
+    image_size: int,
+    num_coils: int,
+    slices_per_volume: int,
+    n_test_volumes: int,
+    n_train_volumes: int,
+    n_val: int,
+    echo: int = 0,
+    device: Any = "cpu",
+) -> tuple[ReconData, dict[str, np.ndarray]]:
+    """SKM-TEA's raw data track (``data/recon/skmtea.py`` reads the published layout): the
+    measured k-space of one echo, the segmentations as labels (:func:`skmtea_labels`), and the
+    data set's own split: the first ``n_train_volumes`` scans of ``train`` (0: all), enough
+    scans of ``val`` for ``n_val`` slices, the first ``n_test_volumes`` of ``test``; the central
+    ``slices_per_volume`` readout slices of each scan (2D ``(ky, kz)`` planes of the hybrid
+    k-space), their k-space centre cropped to ``image_size`` a side (the whole field of view at
+    a coarser grid) and PCA-compressed to ``num_coils`` coils. No noise is added; the masks are
+    the notebook's, drawn retrospectively. Units: subjects."""
+    from mricompendium import paths
+    from mricompendium.data.recon.skmtea import read_split
+
+    root = paths.resolve(data_path)
+    n_train = n_train_volumes or len(read_split(root, "train"))
+    common = dict(slices_per_volume=slices_per_volume, image_size=image_size,
+                  num_coils=num_coils, echo=echo, device=device)  # fmt: skip
+    train, train_labels, _ = _skmtea_split(root, "train", max_scans=n_train, **common)
+    per_scan = max(1, slices_per_volume)
+    val_scans = min(len(read_split(root, "val")), -(-n_val // per_scan))
+    val, val_labels, _ = _skmtea_split(root, "val", max_scans=max(1, val_scans), **common)
+    test, test_labels, _ = _skmtea_split(root, "test", max_scans=n_test_volumes, **common)
+    meta = [(f"{test.unit(i)}:{i}", test.unit(i), "SKM-TEA") for i in range(len(test))]
+    text = (f"SKM-TEA raw-data k-space (echo {echo + 1} of 2, measured, no noise added) from "
+            f"{root}: the central {slices_per_volume} readout slices of each scan, their "
+            f"(ky, kz) k-space centre cropped to {image_size}x{image_size} (the whole field of "
+            f"view) and PCA-compressed to {num_coils} coils; the data set's own split: "
+            f"training {len(train)} slices of {n_train} scans, validation "
+            f"{min(n_val, len(val))}, test {_groups_text(meta)}")  # fmt: skip
+    data = ReconData(kind="user", train=train, val=val,
+                     val_idx=list(range(min(n_val, len(val)))), test=test, meta=meta,
+                     description=text, path=str(data_path), num_coils=num_coils)  # fmt: skip
+    return data, {"train": train_labels, "val": val_labels, "test": test_labels}
+
+
 def tissue_labels(tissue: np.ndarray) -> np.ndarray:
     """Hard labels ``(N, H, W)`` int64 (0 background, 1 CSF, 2 GM, 3 WM) from CSF/GM/WM
     probabilities ``(N, 3, H, W)``: the most probable of the three tissues and of background
@@ -203,14 +330,15 @@ def segmentation_loss(
 
 
 def multitask_loss(
-    labels: torch.Tensor, *, recon_weight: float, seg_weight: float
-) -> Callable[[nn.Module, ReconBatch], torch.Tensor]:
+    labels: torch.Tensor, *, recon_weight: float, seg_weight: float,
+    classes: Sequence[int] = TISSUES,
+) -> Callable[[nn.Module, ReconBatch], torch.Tensor]:  # fmt: skip
     """``loss(model, batch)`` for a
     :class:`~mricompendium.models.reconstruction.multitask.ReconSeg`: ``recon_weight`` x the
     protocol's magnitude L1 (normalised units) + ``seg_weight`` x :func:`segmentation_loss` of
     its segmenter on the reconstruction, the labels looked up by the batch's case indices in
     ``labels`` ``(N, H, W)``. ``recon_weight=0``: the sequential pipeline's second stage
-    (segmentation only)."""
+    (segmentation only); ``classes``: the foreground labels of the soft Dice."""
     if recon_weight < 0 or seg_weight < 0 or recon_weight + seg_weight == 0:
         raise ValueError(f"weights must be >= 0, not both 0: {recon_weight}, {seg_weight}")
     lab = torch.as_tensor(labels, dtype=torch.int64)
@@ -218,7 +346,7 @@ def multitask_loss(
     def loss(model: nn.Module, batch: ReconBatch) -> torch.Tensor:
         pred = predict(model, batch, normalised=True)
         target = lab[batch.indices.cpu()].to(pred.device)
-        total = seg_weight * segmentation_loss(model.segmenter(pred), target)
+        total = seg_weight * segmentation_loss(model.segmenter(pred), target, classes)
         if recon_weight > 0:
             ref = batch.target_abs / input_scale(batch).view(-1, 1, 1).to(pred.real.dtype)
             total = total + recon_weight * (pred.abs() - ref).abs().mean()
@@ -228,15 +356,16 @@ def multitask_loss(
 
 
 def _dice_extra(
-    segment: Callable[[torch.Tensor], np.ndarray] | np.ndarray, labels: np.ndarray
-) -> Callable[[np.ndarray, np.ndarray, np.ndarray], dict[str, np.ndarray]]:
+    segment: Callable[[torch.Tensor], np.ndarray] | np.ndarray, labels: np.ndarray,
+    classes: Sequence[int] = TISSUES,
+) -> Callable[[np.ndarray, np.ndarray, np.ndarray], dict[str, np.ndarray]]:  # fmt: skip
     def extra(pred: np.ndarray, target: np.ndarray, region: np.ndarray) -> dict[str, np.ndarray]:
         if callable(segment):
             seg = segment(torch.from_numpy(np.ascontiguousarray(pred)))
         else:
             seg = np.broadcast_to(segment, pred.shape)
-        empty = ~np.isin(seg, TISSUES).any(axis=(1, 2))
-        return {"dice": dice_per_case(seg, labels), "degenerate": empty.astype(np.float64)}
+        empty = ~np.isin(seg, classes).any(axis=(1, 2))
+        return {"dice": dice_per_case(seg, labels, classes), "degenerate": empty.astype(np.float64)}
 
     return extra
 
@@ -254,12 +383,13 @@ def reconseg_rows(
     method: nn.Module | Method,
     name: str,
     settings: Sequence[TestSetting],
-    labels: np.ndarray,
+    labels: np.ndarray | None,
     *,
     segment: nn.Module | np.ndarray | None = None,
     train_seed: int = -1,
     budget: int = 0,
     batch_size: int = 8,
+    classes: Sequence[int] = TISSUES,
 ) -> list[dict[str, Any]]:
     """Per-case rows of the protocol's metrics plus ``dice`` and ``degenerate``.
 
@@ -267,16 +397,20 @@ def reconseg_rows(
         method: a model (its reconstruction) or an untrained method ``f(batch) -> image``.
         name, train_seed, budget: the row keys.
         settings: where to evaluate; each setting's ``indices`` (default all) index ``labels``.
-        labels: ``(N, H, W)`` labels of the test source's cases.
+        labels: ``(N, H, W)`` labels of the test source's cases; ``None``: data without labels,
+            the reconstruction's rows alone (no segmenter is run).
         segment: the segmenter applied to the reconstructed magnitude (default
             ``method.segmenter``), or a fixed label map ``(H, W)`` (an atlas).
+        classes: the foreground labels the Dice averages over.
     """
-    seg = method.segmenter if segment is None else segment
-    fn = _segment_fn(seg) if isinstance(seg, nn.Module) else np.asarray(seg)
+    fn = None
+    if labels is not None:
+        seg = method.segmenter if segment is None else segment
+        fn = _segment_fn(seg) if isinstance(seg, nn.Module) else np.asarray(seg)
     rows = []
     for t in settings:
         idx = list(range(len(t.source))) if t.indices is None else [int(i) for i in t.indices]
-        extra = _dice_extra(fn, np.asarray(labels)[idx])
+        extra = None if fn is None else _dice_extra(fn, np.asarray(labels)[idx], classes)
         ev = evaluate(method, t.source, t.sampling, t.meta, seed=t.seed, name=name,
                       train_seed=train_seed, budget=budget, setting=t.label, indices=idx,
                       batch_size=batch_size, extra=extra)  # fmt: skip
@@ -291,6 +425,7 @@ def dice_validation(
     *,
     seed: int,
     indices: Sequence[int] | None = None,
+    classes: Sequence[int] = TISSUES,
 ) -> Callable[[nn.Module], float]:
     """``fn(model) -> mean Dice`` of the model's segmenter over validation cases and settings."""
     idx = list(range(len(source))) if indices is None else [int(i) for i in indices]
@@ -298,7 +433,7 @@ def dice_validation(
     settings = [TestSetting(str(s), source, s, meta, seed, idx) for s in samplings]
 
     def fn(model: nn.Module) -> float:
-        rows = reconseg_rows(model, "val", settings, labels)
+        rows = reconseg_rows(model, "val", settings, labels, classes=classes)
         return float(np.mean([r["dice"] for r in rows]))
 
     return fn
