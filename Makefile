@@ -40,24 +40,23 @@ data: setup
 
 # make repro PROFILE=gpu: params.<PROFILE>.yaml over params.yaml, as a DVC experiment
 # (dvc exp run -S ++section.key=value ..., recorded by `dvc exp show`; params.yaml then holds it).
-# make repro JOBS=2: notebooks at once through DVC's experiment queue: one queued experiment per
-# notebook stage (a temporary copy of the repository with the ignored data copied in), run by
-# `dvc exp run --run-all --jobs`, their results merged into the work tree (git merge --squash of
-# the experiments' branches), then verdicts and report by `dvc repro`. Needs a clean work tree.
-# PYTHONPATH=src: each queued run imports the package from its own copy (a relative path, resolved
-# in the copy), not from the work tree the editable install points at.
-# FORCE=1: rerun every notebook stage (dvc repro -f -s <ids> / dvc exp run -f -s <id>), e.g. to
-# time a full run; the data and calibration stages rerun only when changed (in the queue, forcing
-# them would rebuild the data once per notebook), the verdicts and report after the notebooks.
+# make repro JOBS=2: the notebook stages `dvc status` finds changed run JOBS at once as GNU make
+# jobs (each runs its stage's own command, python -m mricompendium.run <id>, in this work tree),
+# then `dvc commit` records the ones that finished and `dvc repro` runs the verdicts and report.
+# Needs a clean work tree (the deps must not change while the notebooks run: checked before the
+# commit). With PROFILE, the profile is first written into params.yaml (DVC's own -S override
+# function; no experiment is recorded). DVC's experiment queue (dvc exp run --queue, --run-all
+# --jobs) is not used: its second worker died here of a known race of its file-system broker
+# (treeverse/dvc#10428), after which the queue ran one notebook at a time.
+# FORCE=1: rerun every notebook stage (dvc repro -f -s <ids>, or all ids as jobs), e.g. to time a
+# full run; the data and calibration stages rerun only when changed, the verdicts and report after.
 PROFILE ?=
 JOBS ?= 1
 FORCE ?=
 DVC_FORCE := $(if $(FORCE),-f,)
-NOTEBOOK_FORCE := $(if $(FORCE),-f -s,)
 NOTEBOOK_IDS := $(sort $(notdir $(basename $(wildcard notebooks/*/*.ipynb))))
-QUEUE_DATA := data/embedded data/fmri data/rtmri/ci data/rtmri/full
-QUEUE_COPY = $(foreach d,$(QUEUE_DATA),$(if $(wildcard $(d)),-C $(d)))
 PROFILE_ARGS = $(if $(PROFILE),$$($(PY) -m mricompendium.profiles $(PROFILE) --shell),)
+WATCHED := src notebooks params.yaml data.dvc dvc.yaml
 
 repro: setup data
 ifneq ($(PROFILE),)
@@ -66,7 +65,7 @@ endif
 ifeq ($(JOBS),1)
 ifeq ($(PROFILE),)
 ifneq ($(FORCE),)
-	$(VENV)/bin/dvc repro $(NOTEBOOK_FORCE) $(NOTEBOOK_IDS)
+	$(VENV)/bin/dvc repro -f -s $(NOTEBOOK_IDS)
 endif
 	$(VENV)/bin/dvc repro
 else
@@ -74,25 +73,27 @@ else
 endif
 else
 	git diff --quiet HEAD -- || { echo "make repro JOBS=$(JOBS): commit or stash first"; exit 1; }
-	# the stages upstream of the notebooks first, here, so that each copy gets their outputs
+ifneq ($(PROFILE),)
+	$(PY) -m mricompendium.profiles $(PROFILE) --apply
+endif
 	$(VENV)/bin/dvc repro data rtmri_full
-	stamp=$$(date +%Y%m%d-%H%M%S); \
-	for id in $(NOTEBOOK_IDS); do \
-	  eval $(VENV)/bin/dvc exp run --queue $(NOTEBOOK_FORCE) -n "$$id-$$stamp" $(QUEUE_COPY) \
-	    $(PROFILE_ARGS) $$id \
-	    || exit 1; \
-	done; \
-	PYTHONPATH=src$${PYTHONPATH:+:$$PYTHONPATH} $(VENV)/bin/dvc exp run --run-all --jobs $(JOBS) \
-	  || exit 1; \
-	if $(VENV)/bin/dvc queue status | grep -E -- "-$$stamp +.*Failed"; then \
-	  echo "failed (dvc queue logs <name> shows why); nothing merged"; exit 1; fi; \
-	for id in $(NOTEBOOK_IDS); do \
-	  $(VENV)/bin/dvc exp branch "$$id-$$stamp" "exp-$$id-$$stamp" >/dev/null || exit 1; \
-	done; \
-	git merge --squash $$(for id in $(NOTEBOOK_IDS); do echo "exp-$$id-$$stamp"; done) || exit 1; \
-	for id in $(NOTEBOOK_IDS); do git branch -q -D "exp-$$id-$$stamp"; done
+	mkdir -p .scratch && rm -f .scratch/repro-finished
+	ids="$(if $(FORCE),$(NOTEBOOK_IDS),$$($(PY) -m mricompendium.stages --stale))"; \
+	[ -n "$$ids" ] || { echo "no notebook stage to run"; exit 0; }; \
+	echo "running $$(echo $$ids | wc -w) notebooks, $(JOBS) at once: $$ids"; \
+	before=$$(git diff HEAD -- $(WATCHED) | md5sum); \
+	$(MAKE) --no-print-directory -k -j$(JOBS) $$(printf 'notebook/%s ' $$ids); failed=$$?; \
+	[ "$$(git diff HEAD -- $(WATCHED) | md5sum)" = "$$before" ] \
+	  || { echo "$(WATCHED) changed during the run: nothing recorded"; exit 1; }; \
+	done_ids=$$(cat .scratch/repro-finished 2>/dev/null); \
+	[ -z "$$done_ids" ] || $(VENV)/bin/dvc commit -f $$done_ids || exit 1; \
+	[ $$failed -eq 0 ] || { echo "a notebook failed (.scratch/logs/); the others are recorded"; exit 1; }
 	$(VENV)/bin/dvc repro
 endif
+
+# One notebook stage's command, for the parallel repro above; a finished one is listed for the commit.
+notebook/%:
+	python -m mricompendium.run $* && echo $* >> .scratch/repro-finished
 
 unit: setup
 	$(NETGUARD) $(PY) -m pytest tests -m "not realdata_run"

@@ -78,6 +78,16 @@ def dvc_args(name: str) -> list[str]:
     return args
 
 
+def apply(name: str, params: Path | None = None) -> None:
+    """Write the profile into ``params`` (default ``params.yaml``) with DVC's own override
+    function, the one ``dvc exp run -S`` applies (for ``make repro PROFILE=... JOBS=N``, which
+    runs the notebooks outside an experiment)."""
+    from dvc.utils.hydra import apply_overrides
+
+    args = dvc_args(name)
+    apply_overrides(params or paths.PARAMS, args[1::2])
+
+
 def check(name: str) -> list[str]:
     """One line per problem: keys a notebook does not define, wrong types, out-of-range values
     (:func:`mricompendium.run.check_run` on each section over ``params.yaml``), as if a data set
@@ -113,8 +123,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="check every key; print nothing else")
     parser.add_argument("--json", action="store_true", help="the arguments as one JSON list")
     parser.add_argument("--shell", action="store_true", help="the arguments shell-quoted, one line")
+    parser.add_argument("--apply", action="store_true",
+                        help="write the profile into params.yaml (as dvc exp run -S would)")  # fmt: skip
     args = parser.parse_args(argv)
     try:
+        if args.apply:
+            apply(args.name)
+            print(f"params.yaml: profile {args.name} applied")
+            return 0
         if args.check:
             problems = check(args.name)
             for line in problems:

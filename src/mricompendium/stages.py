@@ -4,6 +4,7 @@ Usage::
 
     python -m mricompendium.stages          # rewrite dvc.yaml
     python -m mricompendium.stages --check  # exit 1 (naming the stage) if dvc.yaml is stale
+    python -m mricompendium.stages --stale  # the notebook stages `dvc status` finds changed
 
 Stages, in order: ``data`` (and any other data stage already in ``dvc.yaml``, kept as written
 but for its ``src/`` deps, regenerated from the closure of its ``python -m`` module),
@@ -37,7 +38,14 @@ import yaml
 from mricompendium import paths, yamlfile
 from mricompendium.io import atomic_write_text
 
-__all__ = ["VERDICT_ONLY", "build", "closure", "notebook_imports", "notebook_stage_deps"]
+__all__ = [
+    "VERDICT_ONLY",
+    "build",
+    "closure",
+    "notebook_imports",
+    "notebook_stage_deps",
+    "stale_notebooks",
+]
 
 PKG = "mricompendium"
 SRC = paths.ROOT / "src"
@@ -291,10 +299,31 @@ def render(spec: dict[str, Any]) -> str:
     return HEADER + "\n".join(out).replace("\nplots:", "\n\nplots:") + "\n"
 
 
+def stale_notebooks(status: dict[str, Any] | None = None) -> list[str]:
+    """The notebook stages ``dvc status`` reports changed (deps, params or outputs), sorted:
+    what ``make repro JOBS=N`` runs (``status``: ``dvc status --json``'s output, read here when
+    not given)."""
+    import shutil
+    import subprocess
+
+    if status is None:
+        dvc = shutil.which("dvc") or str(Path(sys.executable).with_name("dvc"))
+        out = subprocess.run([dvc, "status", "--json"], cwd=paths.ROOT, check=True,
+                             capture_output=True, text=True).stdout  # fmt: skip
+        status = json.loads(out or "{}")
+    ids = {p.stem for p in (paths.ROOT / "notebooks").glob("*/*.ipynb")}
+    return sorted(k for k in status if k in ids)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="fail if dvc.yaml is not up to date")
+    parser.add_argument("--stale", action="store_true",
+                        help="print the notebook stages dvc status reports changed")  # fmt: skip
     args = parser.parse_args(argv)
+    if args.stale:
+        print(" ".join(stale_notebooks()))
+        return 0
     dvc_yaml = paths.ROOT / "dvc.yaml"
     try:
         existing = yamlfile.load(dvc_yaml) if dvc_yaml.exists() else {}
