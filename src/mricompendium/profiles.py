@@ -123,8 +123,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="check every key; print nothing else")
     parser.add_argument("--json", action="store_true", help="the arguments as one JSON list")
     parser.add_argument("--shell", action="store_true", help="the arguments shell-quoted, one line")
-    parser.add_argument("--apply", action="store_true",
-                        help="write the profile into params.yaml (as dvc exp run -S would)")  # fmt: skip
+    parser.add_argument(
+        "--apply", action="store_true", help="write it into params.yaml (as dvc exp run -S)"
+    )
     args = parser.parse_args(argv)
     try:
         if args.apply:
