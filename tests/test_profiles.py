@@ -47,3 +47,17 @@ def test_values_are_written_in_hydra_syntax():
         profiles._hydra("it's")
     with pytest.raises(ValueError):
         profiles.profile_path("../etc")
+
+
+def test_apply_writes_the_profile_as_dvc_exp_run_would(tmp_path):
+    """``make repro PROFILE=gpu JOBS=N`` runs outside an experiment: ``--apply`` writes the same
+    values into params.yaml that ``dvc exp run -S`` would."""
+    from dvc.utils.hydra import apply_overrides
+
+    by_apply, by_dvc = tmp_path / "a.yaml", tmp_path / "b.yaml"
+    shutil.copyfile(paths.PARAMS, by_apply)
+    shutil.copyfile(paths.PARAMS, by_dvc)
+    profiles.apply("gpu", by_apply)
+    apply_overrides(by_dvc, profiles.dvc_args("gpu")[1::2])
+    assert yaml.safe_load(by_apply.read_text()) == yaml.safe_load(by_dvc.read_text())
+    assert yaml.safe_load(by_apply.read_text()) != yaml.safe_load(paths.PARAMS.read_text())

@@ -57,3 +57,15 @@ def test_every_stage_covers_its_notebook_import_closure_except_the_verdict_rules
     if "verdict" in spec:
         vdeps = set(spec["verdict"]["do"]["deps"])
         assert {"src/mricompendium/claims/engine.py", "src/mricompendium/references.yaml"} <= vdeps
+
+
+def test_stale_notebooks_are_the_changed_notebook_stages_of_dvc_status():
+    status = {
+        "atommic": [{"changed deps": {"notebooks/reconstruction/atommic.ipynb": "modified"}}],
+        "verdict@atommic": [{"changed deps": {"reports/records/atommic.json": "modified"}}],
+        "data": [{"changed outs": {"data/manifest.json": "modified"}}],
+        "cirim": ["always changed"],
+        "no_such_notebook": [],
+    }
+    assert stages.stale_notebooks(status) == ["atommic", "cirim"]
+    assert stages.stale_notebooks({}) == []
