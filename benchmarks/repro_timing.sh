@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Time a full `make repro` with the notebooks one after another (JOBS=1) and through DVC's
-# experiment queue (JOBS=2, or the jobs given), every stage forced to rerun, each in a scratch
+# Time a full `make repro` with the notebooks one after another (JOBS=1) and as
+# GNU make jobs (JOBS=2, or the jobs given), every notebook stage forced to rerun, each in a scratch
 # worktree of HEAD (the work tree here is not touched; the venv is linked, the ignored data
 # copied). Run on a quiet machine; writes the times into reports/benchmarks.json (rows
 # "make repro ..."), with the load average before each run.
@@ -44,7 +44,7 @@ rows = []
 for line in sys.stdin:
     jobs, start, end, load, status = line.split()
     wall = float(end) - float(start)
-    note = f"every stage forced, scratch worktree; load {load} before; exit {status}"
+    note = f"every notebook forced (FORCE=1), scratch worktree; load {load} before; exit {status}"
     rows.append({"name": f"make repro JOBS={jobs} (FORCE=1)", "value": float(wall), "unit": "s",
                  "note": note + f"; {platform.processor() or platform.machine()}, "
                          f"{os.cpu_count()} CPUs"})
