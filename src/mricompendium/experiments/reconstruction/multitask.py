@@ -185,9 +185,9 @@ def skmtea_labels(seg: np.ndarray, size: int) -> np.ndarray:
 def _skmtea_split(
     root: Any, split: str, *, max_scans: int, slices_per_volume: int, image_size: int,
     num_coils: int, echo: int, device: Any,
-) -> tuple[Any, np.ndarray, int]:  # fmt: skip
+) -> tuple[Any, np.ndarray]:  # fmt: skip
     """The central ``slices_per_volume`` slices of the first ``max_scans`` scans of a split:
-    ``(RealKspaceSet, labels, scans read)``, one unit per subject."""
+    ``(RealKspaceSet, labels)``, one unit per subject."""
     from mricompendium.data.errors import DataError
     from mricompendium.data.loaders import open_h5
     from mricompendium.data.recon.real import RealKspaceSet
@@ -231,7 +231,7 @@ def _skmtea_split(
             names.append(unit)
         ids += [names.index(unit)] * len(sel)
     source = RealKspaceSet(torch.cat(kspace), volume_ids=ids, names=names, device=device)
-    return source, np.concatenate(labels), max_scans
+    return source, np.concatenate(labels)
 
 
 def skmtea_data(
@@ -261,11 +261,10 @@ def skmtea_data(
     n_train = n_train_volumes or len(read_split(root, "train"))
     common = dict(slices_per_volume=slices_per_volume, image_size=image_size,
                   num_coils=num_coils, echo=echo, device=device)  # fmt: skip
-    train, train_labels, _ = _skmtea_split(root, "train", max_scans=n_train, **common)
-    per_scan = max(1, slices_per_volume)
-    val_scans = min(len(read_split(root, "val")), -(-n_val // per_scan))
-    val, val_labels, _ = _skmtea_split(root, "val", max_scans=max(1, val_scans), **common)
-    test, test_labels, _ = _skmtea_split(root, "test", max_scans=n_test_volumes, **common)
+    train, train_labels = _skmtea_split(root, "train", max_scans=n_train, **common)
+    val_scans = min(len(read_split(root, "val")), -(-n_val // slices_per_volume))
+    val, val_labels = _skmtea_split(root, "val", max_scans=max(1, val_scans), **common)
+    test, test_labels = _skmtea_split(root, "test", max_scans=n_test_volumes, **common)
     meta = [(f"{test.unit(i)}:{i}", test.unit(i), "SKM-TEA") for i in range(len(test))]
     text = (f"SKM-TEA raw-data k-space (echo {echo + 1} of 2, measured, no noise added) from "
             f"{root}: the central {slices_per_volume} readout slices of each scan, their "
